@@ -1,0 +1,12 @@
+// segcore command line: one function per subcommand registers its flags and its action.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace segcore::app {
+
+void add_kmeans_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+
+}  // namespace segcore::app

@@ -1,0 +1,56 @@
+// The nearest-centroid kernel for the baseline instruction set, the packing of centroids, and
+// the run-time choice between kernels.
+#define SEGCORE_KERNEL_NS base
+#include <algorithm>
+
+#include "cpu/lloyd_kernels.inl"
+
+namespace segcore::cpu {
+
+template <typename T>
+void pack_centroids(ConstMatrixView<T> c, PackedCentroids<T>& out) {
+  constexpr std::size_t P = PackedCentroids<T>::kPanel;
+  out.k = c.rows;
+  out.d = c.cols;
+  out.panels = (c.rows + P - 1) / P;
+  out.ct.assign(out.panels * c.cols * P, T(0));
+  out.norms.assign(out.panels * P, std::numeric_limits<T>::infinity());
+  for (std::size_t j = 0; j < c.rows; ++j) {
+    const std::size_t p = j / P, lane = j % P;
+    T norm = 0;
+    for (std::size_t f = 0; f < c.cols; ++f) {
+      const T v = c(j, f);
+      out.ct[(p * c.cols + f) * P + lane] = v;
+      norm += v * v;
+    }
+    out.norms[p * P + lane] = norm;
+  }
+}
+
+template void pack_centroids<float>(ConstMatrixView<float>, PackedCentroids<float>&);
+template void pack_centroids<double>(ConstMatrixView<double>, PackedCentroids<double>&);
+
+namespace {
+bool cpu_has_avx2_fma() {
+#if defined(SEGCORE_HAVE_AVX2_KERNELS) && (defined(__GNUC__) || defined(__clang__))
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+}  // namespace
+
+template <typename T>
+AssignKernel<T> assign_kernel() {
+#if defined(SEGCORE_HAVE_AVX2_KERNELS)
+  if (cpu_has_avx2_fma()) return &avx2::assign_nearest<T>;
+#endif
+  return &base::assign_nearest<T>;
+}
+
+template AssignKernel<float> assign_kernel<float>();
+template AssignKernel<double> assign_kernel<double>();
+
+const char* assign_kernel_isa() { return cpu_has_avx2_fma() ? "avx2+fma" : "baseline"; }
+
+}  // namespace segcore::cpu

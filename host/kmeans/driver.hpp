@@ -1,0 +1,52 @@
+// segcore internal: the K-means driver's building blocks, written once against KMeansBackend.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "parallel.hpp"
+#include "segcore/backend.hpp"
+#include "segcore/kmeans.hpp"
+
+namespace segcore::detail {
+
+/// Host-side access to the rows the backend holds (already centred), for the few rows the
+/// driver needs: chosen seeds and relocated points.
+template <typename T>
+struct HostRows {
+  std::size_t n = 0;
+  std::size_t d = 0;
+  std::function<void(std::int64_t i, T* out)> row;  ///< copies row i (d values) to out
+  const T* weights = nullptr;                       ///< n, or nullptr for all ones
+  double weight(std::int64_t i) const { return weights ? static_cast<double>(weights[i]) : 1.0; }
+};
+
+/// Seeds k centres (k x d, row-major) with the given method (not kExplicit).
+template <typename T>
+std::vector<T> seed_centroids(KMeansBackend<T>& backend, const HostRows<T>& rows, KMeansInit init,
+                              std::size_t k, Rng& rng, const KMeansParams& params, double tol_abs);
+
+/// Greedy k-means++ (scikit-learn's variant: 2 + floor(ln k) candidates per step, the one that
+/// lowers the potential most is kept).
+template <typename T>
+std::vector<T> kmeans_plusplus(KMeansBackend<T>& backend, const HostRows<T>& rows, std::size_t k,
+                               Rng& rng);
+
+struct LloydOutcome {
+  double inertia = 0.0;
+  int n_iter = 0;
+  bool converged = false;
+};
+
+/// Lloyd iterations from `centers` (k x d, updated in place) with scikit-learn's rules: stop
+/// when no label changes, or when the summed squared centre shift is <= tol_abs; empty clusters
+/// are relocated to the points farthest from their centres; a final assignment makes labels
+/// match the returned centres. on_iteration(iteration, inertia, shift) may be empty.
+template <typename T>
+LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HostRows<T>& rows, std::vector<T>& centers,
+                       int max_iter, double tol_abs,
+                       const std::function<void(int, double, double)>& on_iteration);
+
+}  // namespace segcore::detail

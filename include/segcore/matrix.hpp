@@ -1,0 +1,26 @@
+// segcore: non-owning views used to pass data across the public API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace segcore {
+
+/// A non-owning, row-major view {data, rows, cols}: element (i, j) is data[i * cols + j].
+template <typename T>
+struct MatrixView {
+  T* data = nullptr;
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+
+  T* row(std::size_t i) const { return data + i * cols; }
+  T& operator()(std::size_t i, std::size_t j) const { return data[i * cols + j]; }
+  std::size_t size() const { return rows * cols; }
+  /// Implicit conversion to a read-only view.
+  operator MatrixView<const T>() const { return {data, rows, cols}; }
+};
+
+template <typename T>
+using ConstMatrixView = MatrixView<const T>;
+
+}  // namespace segcore
