@@ -44,7 +44,9 @@ template <typename T>
 class CpuBackend final : public KMeansBackend<T> {
  public:
   explicit CpuBackend(int threads)
-      : threads_(detail::resolve_threads(threads)), assign_(assign_kernel<T>()) {}
+      : threads_(detail::resolve_threads(threads)),
+        assign_(assign_kernel<T>()),
+        tile_(lloyd_tile_kernel<T>()) {}
 
   std::string describe() const override {
     return std::string("cpu (") + assign_kernel_isa() + ", " + std::to_string(threads_) +
@@ -119,31 +121,15 @@ class CpuBackend final : public KMeansBackend<T> {
     parallel_for(ch.chunks, threads_, [&](std::size_t ci) {
       double* ps = accumulate ? partial.data() + ci * stride : nullptr;
       double* pw = accumulate ? ps + k * d_ : nullptr;
-      double in = 0.0;
-      std::int64_t moved = 0;
-      std::int32_t tile[kTile];
+      TileTotals totals;
+      std::int32_t scratch[kTile];
       for (std::size_t t0 = ch.begin(ci); t0 < ch.end(ci); t0 += kTile) {
         const std::size_t rows = std::min(kTile, ch.end(ci) - t0);
-        assign_(pc, x_.data() + t0 * d_, rows, tile);
-        for (std::size_t r = 0; r < rows; ++r) {
-          const std::size_t i = t0 + r;
-          const std::int32_t lab = tile[r];
-          const T* xi = x_.data() + i * d_;
-          const double w = weight(i);
-          in += w * exact_sq_distance(xi, c.row(lab), d_);
-          if (labels_[i] != lab) {
-            ++moved;
-            labels_[i] = lab;
-          }
-          if (accumulate) {
-            double* s = ps + static_cast<std::size_t>(lab) * d_;
-            for (std::size_t f = 0; f < d_; ++f) s[f] += w * static_cast<double>(xi[f]);
-            pw[lab] += w;
-          }
-        }
+        tile_(pc, c.data, x_.data() + t0 * d_, w_.empty() ? nullptr : w_.data() + t0, rows,
+              labels_.data() + t0, scratch, ps, pw, totals);
       }
-      inertia[ci] = in;
-      changed[ci] = moved;
+      inertia[ci] = totals.inertia;
+      changed[ci] = totals.changed;
     });
 
     LloydPassResult result;
@@ -371,6 +357,7 @@ class CpuBackend final : public KMeansBackend<T> {
 
   int threads_;
   AssignKernel<T> assign_;
+  LloydTileKernel<T> tile_;
   std::size_t n_ = 0;
   std::size_t d_ = 0;
   std::vector<T> x_;

@@ -9,9 +9,11 @@ namespace segcore::cpu {
 
 template <typename T>
 void pack_centroids(ConstMatrixView<T> c, PackedCentroids<T>& out) {
-  constexpr std::size_t P = PackedCentroids<T>::kPanel;
+  constexpr std::size_t L = PackedCentroids<T>::kLanes;
+  const std::size_t P = c.rows <= L ? L : 2 * L;
   out.k = c.rows;
   out.d = c.cols;
+  out.panel = P;
   out.panels = (c.rows + P - 1) / P;
   out.ct.assign(out.panels * c.cols * P, T(0));
   out.norms.assign(out.panels * P, std::numeric_limits<T>::infinity());
@@ -48,8 +50,18 @@ AssignKernel<T> assign_kernel() {
   return &base::assign_nearest<T>;
 }
 
+template <typename T>
+LloydTileKernel<T> lloyd_tile_kernel() {
+#if defined(SEGCORE_HAVE_AVX2_KERNELS)
+  if (cpu_has_avx2_fma()) return &avx2::lloyd_tile<T>;
+#endif
+  return &base::lloyd_tile<T>;
+}
+
 template AssignKernel<float> assign_kernel<float>();
 template AssignKernel<double> assign_kernel<double>();
+template LloydTileKernel<float> lloyd_tile_kernel<float>();
+template LloydTileKernel<double> lloyd_tile_kernel<double>();
 
 const char* assign_kernel_isa() { return cpu_has_avx2_fma() ? "avx2+fma" : "baseline"; }
 
