@@ -39,10 +39,10 @@ void Lloyd(benchmark::State& state) {
     benchmark::DoNotOptimize(r.inertia);
   }
   const double iters = static_cast<double>(state.iterations());
-  state.counters["points/s"] = benchmark::Counter(iters * n, benchmark::Counter::kIsRate);
-  state.counters["GB/s"] =
+  state.counters["points"] = benchmark::Counter(iters * n, benchmark::Counter::kIsRate);
+  state.counters["GB"] =
       benchmark::Counter(iters * n * d * sizeof(T) / 1e9, benchmark::Counter::kIsRate);
-  state.counters["GFLOP/s"] =
+  state.counters["GFLOP"] =
       benchmark::Counter(iters * 2.0 * n * k * d / 1e9, benchmark::Counter::kIsRate);
   state.SetLabel(backend->describe());
 }
