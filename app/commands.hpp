@@ -8,5 +8,7 @@ namespace segcore::app {
 void add_kmeans_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_rfm_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 
 }  // namespace segcore::app

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "features.hpp"
 #include "output_files.hpp"
 #include "segcore/backend.hpp"
 #include "segcore/error.hpp"
@@ -22,11 +23,7 @@ struct KMeansOptions {
   std::string input;
   int k = 0;
   std::string out_dir;
-  std::vector<std::string> columns;
-  std::string id_column;
-  std::string weight_column;
-  std::string scale = "standard";
-  std::vector<std::string> log1p;
+  FeatureOptions features;
   std::string init = "k-means++";
   std::string init_centroids;
   int n_init = 0;
@@ -58,26 +55,6 @@ std::vector<double> read_init_centroids(const std::string& path,
                      "initial centroids have " + std::to_string(init.rows) +
                          " rows, expected k = " + std::to_string(k));
   return init.values;
-}
-
-std::vector<bool> log1p_flags(const std::vector<std::string>& features,
-                              const std::vector<std::string>& log1p) {
-  std::vector<bool> flags(features.size(), false);
-  for (const auto& name : log1p) {
-    bool found = false;
-    for (std::size_t f = 0; f < features.size(); ++f)
-      if (features[f] == name) flags[f] = found = true;
-    if (!found) throw InvalidArgument("--log1p column '" + name + "' is not one of the features");
-  }
-  return flags;
-}
-
-void check_log1p_domain(const io::Dataset& data, const std::vector<bool>& flags,
-                        const std::vector<double>& values, std::size_t rows) {
-  if (auto bad = Scaler::find_log1p_violation({values.data(), rows, flags.size()}, flags))
-    throw ParseError(data.source, bad->first + 1, 0, data.feature_names[bad->second],
-                     "log1p needs values > -1 (got " +
-                         io::format_double(values[bad->first * flags.size() + bad->second]) + ")");
 }
 
 struct FitOutcome {
@@ -134,7 +111,8 @@ void run_kmeans(const KMeansOptions& o) {
   params.seed = o.seed;
   params.threads = o.threads;
   params.device = parse_device(o.device);
-  const Scaling scaling = parse_scaling(o.scale);
+  check_feature_options(o.features);
+  const Scaling scaling = parse_scaling(o.features.scale);
   if (o.dtype != "float32" && o.dtype != "float64")
     throw InvalidArgument("--dtype must be float32 or float64 (got '" + o.dtype + "')");
   if (o.max_iter < 1) throw InvalidArgument("--max-iter must be at least 1");
@@ -143,32 +121,24 @@ void run_kmeans(const KMeansOptions& o) {
   if (params.device == Device::kCuda) (void)make_kmeans_backend<float>(Device::kCuda, 1);
 
   Timer timer;
-  io::TableOptions topt;
-  topt.columns = o.columns;
-  topt.id_column = o.id_column;
-  topt.weight_column = o.weight_column;
-  const io::Dataset data = io::read_table(o.input, topt);
+  const Features feat = load_features(o.input, o.features);
+  const io::Dataset& data = feat.data;
   const std::size_t n = data.rows, d = data.cols();
   const double t_read = timer.lap();
 
   if (static_cast<std::size_t>(o.k) > n)
     throw InvalidArgument("--k " + std::to_string(o.k) + " is larger than the number of rows (" +
                           std::to_string(n) + ") in " + data.source);
-  const std::vector<bool> flags = log1p_flags(data.feature_names, o.log1p);
-  check_log1p_domain(data, flags, data.values, n);
   std::vector<double> init;
   if (!o.init_centroids.empty()) {
     init = read_init_centroids(o.init_centroids, data.feature_names, o.k);
-    io::Dataset init_info;
-    init_info.source = o.init_centroids;
-    init_info.feature_names = data.feature_names;
-    check_log1p_domain(init_info, flags, init, static_cast<std::size_t>(o.k));
+    check_log1p_domain(o.init_centroids, data.feature_names, feat.scaler.log1p, init,
+                       static_cast<std::size_t>(o.k));
+    feat.scaler.transform({init.data(), init.size() / d, d});
   }
-  const double* w = data.weights.empty() ? nullptr : data.weights.data();
-  const Scaler scaler = Scaler::fit({data.values.data(), n, d}, w, flags, scaling);
-  std::vector<double> xs = data.values;
-  scaler.transform({xs.data(), n, d});
-  if (!init.empty()) scaler.transform({init.data(), init.size() / d, d});
+  const double* w = feat.weights();
+  const Scaler& scaler = feat.scaler;
+  const std::vector<double>& xs = feat.scaled;
   const double t_scale = timer.lap();
 
   if (stderr_is_terminal()) {
@@ -220,8 +190,8 @@ void run_kmeans(const KMeansOptions& o) {
   model.max_iter = o.max_iter;
   model.tol = o.tol;
   model.seed = o.seed;
-  model.id_column = o.id_column;
-  model.weight_column = o.weight_column;
+  model.id_column = o.features.id_column;
+  model.weight_column = o.features.weight_column;
   model.inertia = fit.inertia;
   model.segcore_version = SEGCORE_VERSION;
   write_model_json(model, out.add("model.json"));
@@ -238,10 +208,10 @@ void run_kmeans(const KMeansOptions& o) {
                       {"tol", o.tol},
                       {"seed", o.seed},
                       {"dtype", o.dtype},
-                      {"scale", o.scale},
-                      {"log1p", o.log1p},
-                      {"id_column", o.id_column},
-                      {"weight_column", o.weight_column},
+                      {"scale", o.features.scale},
+                      {"log1p", o.features.log1p},
+                      {"id_column", o.features.id_column},
+                      {"weight_column", o.features.weight_column},
                       {"device", o.device},
                       {"threads", o.threads}};
   report["backend"] = fit.backend;
@@ -307,12 +277,7 @@ void add_kmeans_command(CLI::App& app) {
   cmd->add_option("input", opt->input, "Input table (.csv or .npy)")->required();
   cmd->add_option("--k", opt->k, "Number of segments")->required();
   cmd->add_option("--out", opt->out_dir, "Output directory")->required();
-  cmd->add_option("--columns", opt->columns, "Feature columns (default: numeric columns)")
-      ->delimiter(',');
-  cmd->add_option("--id-column", opt->id_column, "Column with the row id");
-  cmd->add_option("--weight-column", opt->weight_column, "Column with sample weights");
-  cmd->add_option("--scale", opt->scale, "standard | none")->capture_default_str();
-  cmd->add_option("--log1p", opt->log1p, "Columns to log1p before scaling")->delimiter(',');
+  add_feature_flags(cmd, opt->features);
   cmd->add_option("--init", opt->init, "k-means++ | k-means|| | random")->capture_default_str();
   cmd->add_option("--init-centroids", opt->init_centroids,
                   "CSV of k initial centroids (header = features, input units)");

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   segcore::app::add_kmeans_command(app);
   segcore::app::add_predict_command(app);
   segcore::app::add_info_command(app);
+  segcore::app::add_rfm_command(app);
+  segcore::app::add_generate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
