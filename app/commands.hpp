@@ -11,5 +11,6 @@ void add_info_command(CLI::App& app);
 void add_rfm_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_choose_k_command(CLI::App& app);
+void add_segment_command(CLI::App& app);
 
 }  // namespace segcore::app

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   segcore::app::add_rfm_command(app);
   segcore::app::add_generate_command(app);
   segcore::app::add_choose_k_command(app);
+  segcore::app::add_segment_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

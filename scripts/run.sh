@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The main job: segments the bundled Mall Customers data (200 customers) into 5 segments and
-# writes labels, centroids, model and report to out/mall/. Arguments replace the defaults, e.g.
-#   scripts/run.sh data/mall_customers.csv --k 6 --id-column customer_id --out out/mall6
+# The main job: runs the whole segmentation pipeline (scaling, choosing k, K-means, names,
+# profiles, HTML report) on the bundled Mall Customers data (200 customers) and prints where the
+# report is. Arguments replace the defaults and go to `segcore segment`, e.g.
+#   scripts/run.sh data/online_retail_sample.csv --transactions --k 3 --out out/retail
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh >/dev/null
 if (($#)); then
-  exec build/segcore kmeans "$@"
+  exec build/segcore segment "$@"
 fi
-build/segcore kmeans data/mall_customers.csv --k 5 --id-column customer_id \
-  --columns age,annual_income_thousands,spending_score --seed 0 --n-init 10 --out out/mall
-echo "report: out/mall/report.json (segments: out/mall/labels.csv, centroids: out/mall/centroids.csv)"
+build/segcore segment data/mall_customers.csv --id-column customer_id --seed 0 --out out/mall
+echo "open out/mall/report.html in a browser (also: labels.csv, segments.csv, centroids.csv, model.json, report.json)"
