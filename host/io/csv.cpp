@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/columns.hpp"
 #include "segcore/error.hpp"
 #include "segcore/io.hpp"
 
@@ -406,41 +407,6 @@ bool looks_like_identifier(std::string_view name) {
   return ends_with(name, "_id") || ends_with(name, "ID") || ends_with(name, "Id");
 }
 
-std::string available_columns(const std::vector<std::string>& header) {
-  constexpr std::size_t kMaxListed = 50;
-  std::string s;
-  for (std::size_t i = 0; i < header.size() && i < kMaxListed; ++i) {
-    if (i > 0) s += ", ";
-    s += header[i];
-  }
-  if (header.size() > kMaxListed) {
-    s += ", ... (" + std::to_string(header.size() - kMaxListed) + " more)";
-  }
-  return s;
-}
-
-// Index of `name` in the header; ParseError when it is missing or appears more than once.
-std::size_t find_column(const std::string& path, const std::vector<std::string>& header,
-                        const std::string& name, const char* role) {
-  std::size_t found = header.size();
-  for (std::size_t i = 0; i < header.size(); ++i) {
-    if (header[i] != name) continue;
-    if (found != header.size()) {
-      throw ParseError(path, 0, 1, name,
-                       std::string("duplicate header name: the ") + role +
-                           " column appears more than once (fields " + std::to_string(found + 1) +
-                           " and " + std::to_string(i + 1) + ")");
-    }
-    found = i;
-  }
-  if (found == header.size()) {
-    throw ParseError(path, 0, 0, name,
-                     std::string("unknown ") + role +
-                         " column; available columns: " + available_columns(header));
-  }
-  return found;
-}
-
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
 }  // namespace
@@ -589,6 +555,41 @@ Dataset read_table(const std::string& path, const TableOptions& options) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (ext == ".npy") return read_npy(path, options);
   return read_csv(path, options);
+}
+
+std::string available_columns(const std::vector<std::string>& header) {
+  constexpr std::size_t kMaxListed = 50;
+  std::string s;
+  for (std::size_t i = 0; i < header.size() && i < kMaxListed; ++i) {
+    if (i > 0) s += ", ";
+    s += header[i];
+  }
+  if (header.size() > kMaxListed) {
+    s += ", ... (" + std::to_string(header.size() - kMaxListed) + " more)";
+  }
+  return s;
+}
+
+// Index of `name` in the header; ParseError when it is missing or appears more than once.
+std::size_t find_column(const std::string& path, const std::vector<std::string>& header,
+                        const std::string& name, const char* role) {
+  std::size_t found = header.size();
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (header[i] != name) continue;
+    if (found != header.size()) {
+      throw ParseError(path, 0, 1, name,
+                       std::string("duplicate header name: the ") + role +
+                           " column appears more than once (fields " + std::to_string(found + 1) +
+                           " and " + std::to_string(i + 1) + ")");
+    }
+    found = i;
+  }
+  if (found == header.size()) {
+    throw ParseError(path, 0, 0, name,
+                     std::string("unknown ") + role +
+                         " column; available columns: " + available_columns(header));
+  }
+  return found;
 }
 
 }  // namespace segcore::io

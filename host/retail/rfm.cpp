@@ -16,6 +16,7 @@
 #include <system_error>
 #include <vector>
 
+#include "io/columns.hpp"
 #include "segcore/error.hpp"
 #include "segcore/io.hpp"
 
@@ -324,40 +325,6 @@ class KeyTable {
 
 // ---- columns ----------------------------------------------------------------------------------
 
-std::string available_columns(const std::vector<std::string>& header) {
-  constexpr std::size_t kMaxListed = 50;
-  std::string s;
-  for (std::size_t i = 0; i < header.size() && i < kMaxListed; ++i) {
-    if (i > 0) s += ", ";
-    s += header[i];
-  }
-  if (header.size() > kMaxListed)
-    s += ", ... (" + std::to_string(header.size() - kMaxListed) + " more)";
-  return s;
-}
-
-// Index of `name` in the (trimmed) header; ParseError when missing or not unique.
-std::size_t find_column(const std::string& path, const std::vector<std::string>& header,
-                        const std::string& name, const char* role) {
-  std::size_t found = header.size();
-  for (std::size_t i = 0; i < header.size(); ++i) {
-    if (header[i] != name) continue;
-    if (found != header.size()) {
-      throw ParseError(path, 0, 1, name,
-                       std::string("duplicate header name: the ") + role +
-                           " column appears more than once (fields " + std::to_string(found + 1) +
-                           " and " + std::to_string(i + 1) + ")");
-    }
-    found = i;
-  }
-  if (found == header.size()) {
-    throw ParseError(path, 0, 1, name,
-                     std::string("unknown ") + role +
-                         " column; available columns: " + available_columns(header));
-  }
-  return found;
-}
-
 // What is accumulated per customer.
 struct CustomerTotals {
   CompensatedSum all;        // every row's amount: monetary
@@ -465,15 +432,16 @@ RfmTable compute_rfm(const std::string& path, const RfmOptions& options) {
   if (names.size() == 1 && names[0].empty())
     throw ParseError(path, 0, 1, "", "the header line is empty");
   const bool by_amount = !options.amount_column.empty();
-  const std::size_t customer_col = find_column(path, names, options.customer_column, "customer");
-  const std::size_t invoice_col = find_column(path, names, options.invoice_column, "invoice");
-  const std::size_t date_col = find_column(path, names, options.date_column, "date");
+  const std::size_t customer_col =
+      io::find_column(path, names, options.customer_column, "customer");
+  const std::size_t invoice_col = io::find_column(path, names, options.invoice_column, "invoice");
+  const std::size_t date_col = io::find_column(path, names, options.date_column, "date");
   const std::size_t amount_col =
-      by_amount ? find_column(path, names, options.amount_column, "amount") : 0;
+      by_amount ? io::find_column(path, names, options.amount_column, "amount") : 0;
   const std::size_t quantity_col =
-      by_amount ? 0 : find_column(path, names, options.quantity_column, "quantity");
+      by_amount ? 0 : io::find_column(path, names, options.quantity_column, "quantity");
   const std::size_t price_col =
-      by_amount ? 0 : find_column(path, names, options.price_column, "price");
+      by_amount ? 0 : io::find_column(path, names, options.price_column, "price");
 
   KeyTable customers;
   KeyTable invoices;  // (customer index, invoice) of non-cancelled rows
