@@ -447,9 +447,14 @@ void run_segment(const SegmentOptions& o) {
     rshares[j] = revenue_total != 0 ? 100.0 * revenue[j] / revenue_total : 0.0;
   }
   sizes.svgs.push_back(svg::bar_chart("Share of customers", seg_title, shares, "%.1f%%"));
-  if (!revenue_col.empty())
+  if (!revenue_col.empty()) {
     sizes.svgs.push_back(
         svg::bar_chart("Share of revenue (" + revenue_col + ")", seg_title, rshares, "%.1f%%"));
+  } else {
+    sizes.text =
+        "This data has no revenue column (a monetary feature, or one named with "
+        "--revenue-column), so only the share of customers is shown.";
+  }
   html.sections.push_back(sizes);
 
   ReportSection prof{"profiles",

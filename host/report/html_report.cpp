@@ -22,7 +22,7 @@ h2 { font-size: 18px; margin: 4px 0 8px 0; }
 p { font-size: 14px; line-height: 1.45; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 th, td { border-bottom: 1px solid #eaeef2; padding: 4px 10px; text-align: left; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: #f6f8fa; position: sticky; top: 0; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
 .charts svg { max-width: 100%; height: auto; }
