@@ -30,3 +30,5 @@ if ! python3 -c "import numpy, sklearn, pandas" >/dev/null 2>&1; then
     python3 -m pip install -q --break-system-packages numpy scikit-learn pandas ||
     echo "segcore setup: numpy/scikit-learn/pandas unavailable: the cross-checks against them will be skipped" >&2
 fi
+# faiss-cpu is only a benchmark peer (bench/peers/sklearn_lloyd.py): optional.
+python3 -c "import faiss" >/dev/null 2>&1 || python3 -m pip install -q faiss-cpu >/dev/null 2>&1 || true

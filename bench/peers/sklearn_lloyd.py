@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Times one Lloyd iteration of scikit-learn's KMeans and of `segcore kmeans` on the same data,
-the same explicit init and the same number of iterations, in the same run, and prints both with
-their ratio.
+"""Times one Lloyd iteration of scikit-learn's KMeans, of faiss-cpu's Kmeans (float32 only, when
+faiss is installed) and of `segcore kmeans` on the same data, the same explicit init and the same
+number of iterations, in the same run, and prints them with their ratios.
 
 Per-iteration time is the difference between a fit with 1 + ITERS iterations and a fit with 1,
 divided by ITERS (tol = 0), so set-up (validation, centring, norms, reading the file) cancels:
 for scikit-learn the wall time of fit(), for segcore the Lloyd time segcore reports
-(report.json timings.fit). Each is the median of --repeats runs. Both use every core.
+(report.json timings.fit). FAISS reports its own cumulative time per iteration
+(iteration_stats), so its figure is (time[last] - time[first]) / ITERS; max_points_per_centroid is
+raised so it trains on every point. Each is the median of --repeats runs. All use every core.
 
   bench/peers/sklearn_lloyd.py --segcore build/segcore --n 1000000 --d 16 --k 64
 """
@@ -23,6 +25,11 @@ import time
 import numpy as np
 from sklearn import __version__ as sklearn_version
 from sklearn.cluster import KMeans
+
+try:
+    import faiss
+except ImportError:  # the faiss column is left out
+    faiss = None
 
 
 def main():
@@ -70,10 +77,19 @@ def main():
                 sys.exit(f"segcore stopped after {report['n_iter']} of {iters} iterations: use other data")
             return report["timings"]["fit"], report["backend"]
 
-        sk, sc = [], []
+        def faiss_fit(iters):
+            km = faiss.Kmeans(a.d, a.k, niter=iters, max_points_per_centroid=10**9, seed=a.seed)
+            km.train(X, init_centroids=init.astype(np.float32))
+            t = [s["time"] for s in km.iteration_stats]
+            return (t[-1] - t[0]) / (iters - 1)
+
+        use_faiss = faiss is not None and a.dtype == "float32"
+        sk, sc, fa = [], [], []
         backend = ""
         for _ in range(a.repeats):
             sk.append((sklearn_fit(1 + a.iters) - sklearn_fit(1)) / a.iters)
+            if use_faiss:
+                fa.append(faiss_fit(1 + a.iters))
             t_long, backend = segcore_fit(1 + a.iters)
             t_short, _ = segcore_fit(1)
             sc.append((t_long - t_short) / a.iters)
@@ -82,10 +98,14 @@ def main():
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores; scikit-learn {sklearn_version}, "
           f"numpy {np.__version__}; segcore backend: {backend}")
     print(f"# one Lloyd iteration, median of {a.repeats} (each = (t[1+{a.iters} iters] - t[1 iter]) / {a.iters})")
-    print("| n | d | k | dtype | scikit-learn ms | segcore ms | speed-up | segcore GB/s | segcore GFLOP/s |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    print(f"| {a.n} | {a.d} | {a.k} | {a.dtype} | {sk_ms:.1f} | {sc_ms:.1f} | {sk_ms / sc_ms:.2f}x | "
-          f"{bytes_read / (sc_ms * 1e-3) / 1e9:.2f} | {2.0 * a.n * a.d * a.k / (sc_ms * 1e-3) / 1e9:.1f} |")
+    fa_ms = 1e3 * statistics.median(fa) if fa else float("nan")
+    faiss_note = f", faiss {faiss.__version__}" if faiss is not None else ", faiss not installed"
+    print(f"# peers: scikit-learn {sklearn_version}{faiss_note}")
+    print("| n | d | k | dtype | scikit-learn ms | faiss ms | segcore ms | vs scikit-learn | vs faiss | segcore GB/s | segcore GFLOP/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| {a.n} | {a.d} | {a.k} | {a.dtype} | {sk_ms:.1f} | {fa_ms:.1f} | {sc_ms:.1f} | {sk_ms / sc_ms:.2f}x | "
+          f"{fa_ms / sc_ms:.2f}x | {bytes_read / (sc_ms * 1e-3) / 1e9:.2f} | "
+          f"{2.0 * a.n * a.d * a.k / (sc_ms * 1e-3) / 1e9:.1f} |")
 
 
 if __name__ == "__main__":
