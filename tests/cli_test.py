@@ -8,6 +8,7 @@ Usage: cli_test.py PATH/TO/segcore DATA_DIR
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,14 @@ def main():
         check("predict header", prows[0] == ["id", "segment", "distance"], prows[0])
         check("predict uses the model's id column", prows[1][0] == "0001", prows[1])
         check("predict reproduces the fit's labels", [p[1] for p in prows[1:]] == [x[1] for x in rows[1:]])
+
+        # progress is drawn when stderr is a terminal (util-linux `script` gives a pseudo-terminal)
+        if shutil.which("script"):
+            tty_out = os.path.join(tmp, "tty")
+            cmd = " ".join([SEGCORE, "kmeans", MALL, "--k", "5", "--out", tty_out])
+            r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True)
+            check("progress on a terminal", r.returncode == 0 and "k-means: run 1/1, iteration" in r.stdout,
+                  r.stdout[-300:])
 
         # the same run twice is identical
         out2 = os.path.join(tmp, "mall2")
