@@ -12,5 +12,8 @@ void add_rfm_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_choose_k_command(CLI::App& app);
 void add_segment_command(CLI::App& app);
+void add_lstsq_command(CLI::App& app);
+void add_regress_command(CLI::App& app);
+void add_trends_command(CLI::App& app);
 
 }  // namespace segcore::app

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   segcore::app::add_generate_command(app);
   segcore::app::add_choose_k_command(app);
   segcore::app::add_segment_command(app);
+  segcore::app::add_lstsq_command(app);
+  segcore::app::add_regress_command(app);
+  segcore::app::add_trends_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

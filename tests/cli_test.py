@@ -170,6 +170,25 @@ def main():
         r = run("predict", "--model", write(tmp, "m.json", "{}"), MALL, "--out", pred2)
         check("predict: malformed model", r.returncode != 0 and "m.json" in r.stderr
               and not os.path.exists(pred2), r.stderr)
+        # ---- trends: a good run on the bundled retail sample, then bad inputs ------------
+        retail = os.path.join(DATA, "online_retail_sample.csv")
+        trends = os.path.join(tmp, "trends.csv")
+        r = run("trends", retail, "--out", trends)
+        check("trends exits 0", r.returncode == 0, r.stderr)
+        with open(trends, newline="") as f:
+            rows = list(csv.DictReader(f))
+        check("trends header", rows and list(rows[0]) ==
+              ["customer_id", "periods", "total", "level", "slope", "r2", "status"], str(rows[:1]))
+        check("trends: one row per customer", len({r["customer_id"] for r in rows}) == len(rows))
+        tx = write(tmp, "tx.csv", "CustomerID,InvoiceDate,Quantity,UnitPrice\n"
+                                  "1,1/5/11 10:00,1,10\n1,2/30/11 9:00,1,15\n")
+        expect_error(tmp, "trends: bad date", ["trends", tx], "tx.csv", "row 2", "InvoiceDate")
+        expect_error(tmp, "trends: unknown column", ["trends", tx, "--amount-column", "spend"],
+                     "tx.csv", "spend")
+        expect_error(tmp, "trends: degree 3", ["trends", retail, "--degree", "3"], "degree")
+        expect_error(tmp, "trends: unknown period", ["trends", retail, "--period", "day"], "day")
+        expect_error(tmp, "trends: missing file", ["trends", os.path.join(tmp, "none.csv")],
+                     "none.csv")
         r = run("info")
         check("info", r.returncode == 0 and "CUDA" in r.stdout, r.stdout + r.stderr)
         r = run("kmeans", MALL)

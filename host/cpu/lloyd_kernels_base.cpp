@@ -3,6 +3,7 @@
 #define SEGCORE_KERNEL_NS base
 #include <algorithm>
 
+#include "cpu/isa.hpp"
 #include "cpu/lloyd_kernels.inl"
 
 namespace segcore::cpu {
@@ -32,20 +33,19 @@ void pack_centroids(ConstMatrixView<T> c, PackedCentroids<T>& out) {
 template void pack_centroids<float>(ConstMatrixView<float>, PackedCentroids<float>&);
 template void pack_centroids<double>(ConstMatrixView<double>, PackedCentroids<double>&);
 
-namespace {
-bool cpu_has_avx2_fma() {
+bool has_avx2_fma() {
 #if defined(SEGCORE_HAVE_AVX2_KERNELS) && (defined(__GNUC__) || defined(__clang__))
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return supported;
 #else
   return false;
 #endif
 }
-}  // namespace
 
 template <typename T>
 AssignKernel<T> assign_kernel() {
 #if defined(SEGCORE_HAVE_AVX2_KERNELS)
-  if (cpu_has_avx2_fma()) return &avx2::assign_nearest<T>;
+  if (has_avx2_fma()) return &avx2::assign_nearest<T>;
 #endif
   return &base::assign_nearest<T>;
 }
@@ -53,7 +53,7 @@ AssignKernel<T> assign_kernel() {
 template <typename T>
 LloydTileKernel<T> lloyd_tile_kernel() {
 #if defined(SEGCORE_HAVE_AVX2_KERNELS)
-  if (cpu_has_avx2_fma()) return &avx2::lloyd_tile<T>;
+  if (has_avx2_fma()) return &avx2::lloyd_tile<T>;
 #endif
   return &base::lloyd_tile<T>;
 }
@@ -63,6 +63,6 @@ template AssignKernel<double> assign_kernel<double>();
 template LloydTileKernel<float> lloyd_tile_kernel<float>();
 template LloydTileKernel<double> lloyd_tile_kernel<double>();
 
-const char* assign_kernel_isa() { return cpu_has_avx2_fma() ? "avx2+fma" : "baseline"; }
+const char* assign_kernel_isa() { return has_avx2_fma() ? "avx2+fma" : "baseline"; }
 
 }  // namespace segcore::cpu
