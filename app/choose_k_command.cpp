@@ -92,7 +92,7 @@ void run_choose_k(const ChooseKOptions& o) {
   params.kmeans.tol = o.tol;
   params.kmeans.seed = o.seed;
   params.kmeans.threads = o.threads;
-  params.kmeans.device = parse_device(o.device);
+  params.kmeans.device = device_option(o.device);
   check_feature_options(o.features);
   if (o.dtype != "float32" && o.dtype != "float64")
     throw InvalidArgument("--dtype must be float32 or float64 (got '" + o.dtype + "')");

@@ -110,7 +110,7 @@ void run_kmeans(const KMeansOptions& o) {
   params.tol = o.tol;
   params.seed = o.seed;
   params.threads = o.threads;
-  params.device = parse_device(o.device);
+  params.device = device_option(o.device);
   check_feature_options(o.features);
   const Scaling scaling = parse_scaling(o.features.scale);
   if (o.dtype != "float32" && o.dtype != "float64")

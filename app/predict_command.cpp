@@ -24,7 +24,7 @@ struct PredictOptions {
 };
 
 void run_predict(const PredictOptions& o) {
-  const Device device = parse_device(o.device);
+  const Device device = device_option(o.device);
   const KMeansModel model = read_model_json(o.model);
   const std::size_t d = model.features.size(), k = model.k;
 

@@ -178,7 +178,7 @@ void run_segment(const SegmentOptions& o) {
   params.tol = o.tol;
   params.seed = o.seed;
   params.threads = o.threads;
-  params.device = Device::kAuto;
+  params.device = device_option("auto");
   std::unique_ptr<PreviousRun> prev;
   Stages stages;
 

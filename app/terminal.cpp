@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "segcore/backend.hpp"
+
 namespace segcore::app {
 namespace {
 bool progress_open = false;
@@ -33,6 +35,13 @@ void warn(const std::string& message) {
 void notice(const std::string& message) {
   finish_progress();
   std::cerr << "segcore: " << message << "\n";
+}
+
+Device device_option(const std::string& name) {
+  std::string why;
+  const Device device = resolve_device(parse_device(name), &why);
+  if (!why.empty()) notice(why);
+  return device;
 }
 
 std::string fixed(double v, int digits) {

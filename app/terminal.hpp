@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "segcore/device.hpp"
+
 namespace segcore::app {
 
 /// True when stderr is a terminal: progress is only drawn there.
@@ -15,6 +17,10 @@ void finish_progress();
 
 void warn(const std::string& message);
 void notice(const std::string& message);
+
+/// --device NAME resolved for this machine: kAuto becomes kCuda when CUDA is compiled in and a
+/// device answers, else kCpu with a one-line notice on stderr when CUDA is compiled in.
+Device device_option(const std::string& name);
 
 /// A plain text table: the first row is the header; numeric-looking cells are right-aligned.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);

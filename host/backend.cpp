@@ -1,8 +1,13 @@
 #include "segcore/backend.hpp"
 
+#include <cstdio>
+
 #include "cpu/cpu_backend.hpp"
 #include "cpu/lloyd_kernels.hpp"
 #include "segcore/error.hpp"
+#if defined(SEGCORE_WITH_CUDA)
+#include "cuda/cuda_backend.hpp"
+#endif
 
 namespace segcore {
 
@@ -27,17 +32,26 @@ const char* device_name(Device device) {
 
 std::string cpu_kernel_isa() { return cpu::assign_kernel_isa(); }
 
+Device resolve_device(Device requested, std::string* notice) {
+  if (requested != Device::kAuto) return requested;
+  if (!cuda_compiled()) return Device::kCpu;
+  std::string why;
+  if (!cuda_devices(&why).empty()) return Device::kCuda;
+  if (notice) *notice = "no CUDA device answers (" + why + "): running on the CPU";
+  return Device::kCpu;
+}
+
 template <typename T>
 std::unique_ptr<KMeansBackend<T>> make_kmeans_backend(Device device, int threads) {
+  if (device == Device::kAuto) device = resolve_device(device, nullptr);
   if (device == Device::kCuda) {
-    if (!cuda_compiled())
-      throw NotCompiled(
-          "segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+#if defined(SEGCORE_WITH_CUDA)
+    return cuda::make_cuda_backend<T>();
+#else
     throw NotCompiled(
-        "the CUDA K-means backend is not part of this version of segcore yet: use --device cpu "
-        "or auto");
+        "segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+#endif
   }
-  // kAuto: the CUDA backend does not exist yet, so auto means the CPU.
   return cpu::make_cpu_backend<T>(threads);
 }
 

@@ -30,8 +30,15 @@ struct Chunking {
 Chunking make_chunking(std::size_t n, std::size_t scratch_bytes_per_chunk,
                        std::size_t min_rows = 4096);
 
+// The counter-based generator below is also compiled into the CUDA kernels (same draws there).
+#if defined(__CUDACC__)
+#define SEGCORE_HOST_DEVICE __host__ __device__
+#else
+#define SEGCORE_HOST_DEVICE
+#endif
+
 /// splitmix64: a bijective 64-bit mixer, the basis of segcore's counter-based random numbers.
-inline std::uint64_t mix64(std::uint64_t z) {
+SEGCORE_HOST_DEVICE inline std::uint64_t mix64(std::uint64_t z) {
   z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -39,10 +46,12 @@ inline std::uint64_t mix64(std::uint64_t z) {
 }
 
 /// Uniform double in [0, 1) from 53 random bits.
-inline double to_unit(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+SEGCORE_HOST_DEVICE inline double to_unit(std::uint64_t bits) {
+  return static_cast<double>(bits >> 11) * 0x1.0p-53;
+}
 
 /// Counter-based uniform in [0, 1) for (key, counter): the same on every backend and thread.
-inline double counter_uniform(std::uint64_t key, std::uint64_t counter) {
+SEGCORE_HOST_DEVICE inline double counter_uniform(std::uint64_t key, std::uint64_t counter) {
   return to_unit(mix64(mix64(key) ^ counter));
 }
 

@@ -86,8 +86,14 @@ class KMeansBackend {
   virtual void distances_sq(ConstMatrixView<T> centroids, MatrixView<double> out) = 0;
 };
 
+/// What kAuto means here: kCuda when CUDA is compiled in and a device answers, else kCpu (with
+/// `notice` set to a one-line reason when CUDA is compiled in but no device answers). Other
+/// requests are returned as they are.
+Device resolve_device(Device requested, std::string* notice = nullptr);
+
 /// Picks the backend: kAuto = CUDA when compiled in and a device answers, else the CPU.
-/// threads: CPU threads (0 = all). Throws NotCompiled for kCuda in a build or version without it.
+/// threads: CPU threads (0 = all). Throws NotCompiled for kCuda in a build without CUDA, and
+/// CudaError when no device answers.
 template <typename T>
 std::unique_ptr<KMeansBackend<T>> make_kmeans_backend(Device device, int threads);
 

@@ -1,0 +1,398 @@
+// segcore: the CUDA K-means backend. Host code around kernels/kmeans_kernels.cu: device-resident
+// data, labels and seeding state; Thrust for the prefix sum, searches, compaction and the sort
+// of the rare relocation pass. Every status is checked (cuda_raii.hpp).
+#include <thrust/binary_search.h>
+#include <thrust/copy.h>
+#include <thrust/count.h>
+#include <thrust/execution_policy.h>
+#include <thrust/functional.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/scan.h>
+#include <thrust/sequence.h>
+#include <thrust/sort.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_raii.hpp"
+#include "kernels/kmeans_kernels.hpp"
+#include "segcore/error.hpp"
+
+namespace segcore::cuda {
+namespace {
+
+/// Host-to-device copy of `bytes` through two pinned staging buffers, so that the CPU's copy
+/// into one overlaps the DMA from the other.
+void upload(void* dst, const void* src, std::size_t bytes, cudaStream_t stream) {
+  constexpr std::size_t kChunk = std::size_t{64} << 20;
+  if (bytes <= kChunk) {
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync");
+    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    return;
+  }
+  PinnedBuffer<unsigned char> stage[2] = {PinnedBuffer<unsigned char>(kChunk),
+                                          PinnedBuffer<unsigned char>(kChunk)};
+  Event done[2];
+  bool pending[2] = {false, false};
+  auto* out = static_cast<unsigned char*>(dst);
+  const auto* in = static_cast<const unsigned char*>(src);
+  for (std::size_t off = 0, c = 0; off < bytes; off += kChunk, ++c) {
+    const std::size_t b = c % 2, len = std::min(kChunk, bytes - off);
+    if (pending[b]) done[b].synchronize();
+    std::memcpy(stage[b].data(), in + off, len);
+    check(cudaMemcpyAsync(out + off, stage[b].data(), len, cudaMemcpyHostToDevice, stream),
+          "cudaMemcpyAsync");
+    done[b].record(stream);
+    pending[b] = true;
+  }
+  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+}
+
+struct IsSet {
+  __host__ __device__ bool operator()(std::int32_t v) const { return v != 0; }
+};
+struct OutOfRange {
+  std::int32_t k;
+  __host__ __device__ bool operator()(std::int32_t v) const { return v < 0 || v >= k; }
+};
+
+template <typename T>
+class CudaBackend final : public KMeansBackend<T> {
+ public:
+  CudaBackend() : device_(select_device()) {
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, device_), "cudaGetDeviceProperties");
+    name_ = prop.name;
+    cc_ = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+    block_totals_.resize(static_cast<std::size_t>(reduce_blocks()) * 16);
+  }
+
+  std::string describe() const override { return "cuda (" + name_ + ", cc " + cc_ + ")"; }
+
+  void set_data(ConstMatrixView<T> x, const T* weights) override {
+    if (x.rows == 0 || x.cols == 0) throw InvalidArgument("empty data matrix");
+    if (x.cols > 65536) throw InvalidArgument("the CUDA backend supports up to 65536 features");
+    // Everything the passes keep per point: data, weights, labels, seeding distances and one
+    // scratch array of doubles, checked before anything is allocated (the previous data is
+    // released first, so its memory counts as free; on failure the backend holds no data).
+    n_ = d_ = 0;
+    x_ = DeviceBuffer<T>();
+    w_ = DeviceBuffer<T>();
+    labels_ = DeviceBuffer<std::int32_t>();
+    closest_ = DeviceBuffer<double>();
+    scratch_ = DeviceBuffer<double>();
+    has_closest_ = false;
+    const std::size_t n = x.rows, d = x.cols;
+    const std::size_t need = n * d * sizeof(T) + (weights ? n * sizeof(T) : 0) +
+                             n * sizeof(std::int32_t) + 2 * n * sizeof(double);
+    require_device_memory(need, "the data, labels and seeding state");
+    n_ = n;
+    d_ = d;
+    x_.resize(n_ * d_);
+    upload(x_.data(), x.data, n_ * d_ * sizeof(T), stream_.get());
+    if (weights) {
+      w_.resize(n_);
+      upload(w_.data(), weights, n_ * sizeof(T), stream_.get());
+    }
+    labels_.resize(n_);
+    reset_labels();
+  }
+  std::size_t rows() const override { return n_; }
+  std::size_t cols() const override { return d_; }
+
+  void column_moments(double* mean, double* variance) override {
+    require_data();
+    DeviceBuffer<double> partials(static_cast<std::size_t>(column_blocks()) * d_);
+    DeviceBuffer<double> out(d_), center(d_);
+    column_sums<T>(view(), nullptr, false, partials.data(), out.data(), stream_.get());
+    download(mean, out.data(), d_);
+    for (std::size_t f = 0; f < d_; ++f) mean[f] /= static_cast<double>(n_);
+    copy_to_device(center.data(), mean, d_);
+    column_sums<T>(view(), center.data(), true, partials.data(), out.data(), stream_.get());
+    download(variance, out.data(), d_);
+    for (std::size_t f = 0; f < d_; ++f) variance[f] /= static_cast<double>(n_);
+  }
+
+  void subtract(const T* shift) override {
+    require_data();
+    DeviceBuffer<T> s(d_);
+    copy_to_device(s.data(), shift, d_);
+    cuda::subtract<T>(x_.data(), static_cast<std::int64_t>(n_), static_cast<int>(d_), s.data(),
+                      stream_.get());
+    stream_.synchronize();
+  }
+
+  void reset_labels() override {
+    check(cudaMemsetAsync(labels_.data(), 0xff, n_ * sizeof(std::int32_t), stream_.get()),
+          "cudaMemsetAsync");
+    stream_.synchronize();
+  }
+
+  LloydPassResult lloyd_pass(ConstMatrixView<T> c, double* sums, double* weight_sums) override {
+    const Packed& p = pack(c);
+    const bool accumulate = sums != nullptr && weight_sums != nullptr;
+    const int k = static_cast<int>(c.rows);
+    if (!plan_valid_ || plan_k_ != k || plan_accumulate_ != accumulate) {
+      plan_ = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_);
+      plan_k_ = k;
+      plan_accumulate_ = accumulate;
+      plan_valid_ = true;
+      partials_.resize(std::max<std::size_t>(plan_.partial_doubles, 1));
+      lloyd_totals_.resize(2 * static_cast<std::size_t>(plan_.blocks));
+      lloyd_out_.resize(2 + static_cast<std::size_t>(k) * (d_ + 1));
+    }
+    if (accumulate && !plan_.shared_partials)
+      check(cudaMemsetAsync(partials_.data(), 0, plan_.partial_doubles * sizeof(double),
+                            stream_.get()),
+            "cudaMemsetAsync");
+    cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_, accumulate, partials_.data(),
+                        lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
+    const std::size_t count = accumulate ? 2 + static_cast<std::size_t>(k) * (d_ + 1) : 2;
+    host_out_.resize(count);
+    download(host_out_.data(), lloyd_out_.data(), count);
+    LloydPassResult r;
+    r.inertia = host_out_[0];
+    r.changed = static_cast<std::int64_t>(host_out_[1]);
+    if (accumulate) {
+      std::copy(host_out_.begin() + 2, host_out_.begin() + 2 + k * d_, sums);
+      std::copy(host_out_.begin() + 2 + k * d_, host_out_.begin() + 2 + k * d_ + k, weight_sums);
+    }
+    return r;
+  }
+
+  double inertia(ConstMatrixView<T> c) override {
+    const Packed& p = pack(c);
+    require_labels_below(c.rows, "inertia: labels were not assigned for these centroids");
+    DeviceBuffer<double> out(1);
+    cuda::inertia<T>(view(), p.exact.data(), labels_.data(), block_totals_.data(), out.data(),
+                     stream_.get());
+    double r = 0;
+    download(&r, out.data(), 1);
+    return r;
+  }
+
+  void labels(std::int32_t* out) override {
+    require_data();
+    download(out, labels_.data(), n_);
+  }
+
+  std::vector<FarPoint> farthest(ConstMatrixView<T> c, std::size_t m) override {
+    const Packed& p = pack(c);
+    require_labels_below(c.rows, "farthest: labels were not assigned");
+    m = std::min(m, n_);
+    std::vector<FarPoint> out;
+    if (m == 0) return out;
+    ensure(scratch_);
+    label_distances<T>(view(), p.exact.data(), labels_.data(), scratch_.data(), stream_.get());
+    // Larger distance first, ties to the lower index: a stable descending sort of (distance,
+    // index) pairs that start in index order. Rare (empty clusters only), so a full sort.
+    DeviceBuffer<std::int64_t> index(n_);
+    auto policy = thrust::cuda::par.on(stream_.get());
+    thrust::sequence(policy, index.data(), index.data() + n_);
+    thrust::stable_sort_by_key(policy, scratch_.data(), scratch_.data() + n_, index.data(),
+                               thrust::greater<double>());
+    std::vector<std::int64_t> top(m);
+    download(top.data(), index.data(), m);
+    std::vector<std::int32_t> all(n_);
+    labels(all.data());
+    for (const std::int64_t i : top) out.push_back({i, all[static_cast<std::size_t>(i)]});
+    return out;
+  }
+
+  double update_closest(ConstMatrixView<T> centers, bool reset) override {
+    const Packed& p = pack(centers);
+    ensure(closest_);
+    DeviceBuffer<double> out(1);
+    cuda::update_closest<T>(view(), p.view, closest_.data(), reset || !has_closest_,
+                            block_totals_.data(), out.data(), stream_.get());
+    has_closest_ = true;
+    double r = 0;
+    download(&r, out.data(), 1);
+    return r;
+  }
+
+  void candidate_potentials(ConstMatrixView<T> cand, double* pots) override {
+    require_closest();
+    if (cand.cols != d_) throw InvalidArgument("candidates must have d columns");
+    const std::size_t m = cand.rows;
+    if (m == 0) return;
+    DeviceBuffer<T> dc(m * d_);
+    copy_to_device(dc.data(), cand.data, m * d_);
+    DeviceBuffer<double> out(m);
+    if (block_totals_.size() < static_cast<std::size_t>(reduce_blocks()) * 16)
+      block_totals_.resize(static_cast<std::size_t>(reduce_blocks()) * 16);
+    cuda::candidate_potentials<T>(view(), dc.data(), static_cast<int>(m), closest_.data(),
+                                  block_totals_.data(), out.data(), stream_.get());
+    download(pots, out.data(), m);
+  }
+
+  void sample_by_potential(const double* targets, std::size_t m, std::int64_t* out) override {
+    require_closest();
+    if (m == 0) return;
+    ensure(scratch_);
+    weighted_closest<T>(view(), closest_.data(), scratch_.data(), stream_.get());
+    auto policy = thrust::cuda::par.on(stream_.get());
+    thrust::inclusive_scan(policy, scratch_.data(), scratch_.data() + n_, scratch_.data());
+    DeviceBuffer<double> t(m);
+    DeviceBuffer<std::int64_t> found(m);
+    copy_to_device(t.data(), targets, m);
+    thrust::lower_bound(policy, scratch_.data(), scratch_.data() + n_, t.data(), t.data() + m,
+                        found.data());
+    download(out, found.data(), m);
+    for (std::size_t j = 0; j < m; ++j)
+      out[j] = std::min<std::int64_t>(out[j], static_cast<std::int64_t>(n_) - 1);
+  }
+
+  std::vector<std::int64_t> oversample(double scale, std::uint64_t seed) override {
+    require_closest();
+    DeviceBuffer<std::int32_t> flags(n_);
+    oversample_flags<T>(view(), closest_.data(), scale, seed, flags.data(), stream_.get());
+    auto policy = thrust::cuda::par.on(stream_.get());
+    const auto chosen =
+        static_cast<std::size_t>(thrust::count(policy, flags.data(), flags.data() + n_, 1));
+    std::vector<std::int64_t> out(chosen);
+    if (chosen == 0) return out;
+    DeviceBuffer<std::int64_t> idx(chosen);
+    thrust::copy_if(policy, thrust::counting_iterator<std::int64_t>(0),
+                    thrust::counting_iterator<std::int64_t>(static_cast<std::int64_t>(n_)),
+                    flags.data(), idx.data(), IsSet{});
+    download(out.data(), idx.data(), chosen);
+    return out;
+  }
+
+  void nearest(ConstMatrixView<T> c, std::int32_t* labels, double* dist_sq) override {
+    const Packed& p = pack(c);
+    DeviceBuffer<std::int32_t> lab(n_);
+    if (dist_sq) ensure(scratch_);
+    cuda::nearest<T>(view(), p.view, lab.data(), dist_sq ? scratch_.data() : nullptr,
+                     stream_.get());
+    download(labels, lab.data(), n_);
+    if (dist_sq) download(dist_sq, scratch_.data(), n_);
+  }
+
+  void distances_sq(ConstMatrixView<T> c, MatrixView<double> out) override {
+    const Packed& p = pack(c);
+    if (out.rows != n_ || out.cols != c.rows)
+      throw InvalidArgument("distances_sq: output must be n x k");
+    const std::size_t k = c.rows;
+    // Row blocks of at most 256 MiB of distances on the device.
+    const std::size_t rows_per = std::max<std::size_t>(1, (std::size_t{32} << 20) / k);
+    DeviceBuffer<double> block(std::min(rows_per, n_) * k);
+    for (std::size_t r0 = 0; r0 < n_; r0 += rows_per) {
+      const std::size_t rows = std::min(rows_per, n_ - r0);
+      distances_block<T>(view(), p.exact.data(), static_cast<int>(k), static_cast<std::int64_t>(r0),
+                         static_cast<std::int64_t>(rows), block.data(), stream_.get());
+      download(out.data + r0 * k, block.data(), rows * k);
+    }
+  }
+
+ private:
+  struct Packed {
+    DeviceBuffer<T> data, norms, exact;
+    PackedCentroidsView<T> view;
+  };
+
+  DataView<T> view() const {
+    DataView<T> v;
+    v.x = x_.data();
+    v.w = w_.size() ? w_.data() : nullptr;
+    v.n = static_cast<std::int64_t>(n_);
+    v.d = static_cast<int>(d_);
+    return v;
+  }
+
+  void require_data() const {
+    if (n_ == 0) throw InvalidArgument("backend has no data");
+  }
+  void require_closest() const {
+    if (!has_closest_) throw InvalidArgument("seeding pass before update_closest");
+  }
+  void ensure(DeviceBuffer<double>& b) {
+    if (b.size() != n_) b.resize(n_);
+  }
+  void require_labels_below(std::size_t k, const char* message) {
+    auto policy = thrust::cuda::par.on(stream_.get());
+    const auto bad = thrust::count_if(policy, labels_.data(), labels_.data() + n_,
+                                      OutOfRange{static_cast<std::int32_t>(k)});
+    if (bad > 0) throw InvalidArgument(message);
+  }
+
+  /// Packs centroids as the kernels read them (rows padded to padded_width(d), norms in T
+  /// summed from f = 0 as the CPU does) and uploads them with an unpadded copy.
+  const Packed& pack(ConstMatrixView<T> c) {
+    require_data();
+    if (c.cols != d_ || c.rows == 0)
+      throw InvalidArgument("centroids must be k x " + std::to_string(d_) + " with k >= 1");
+    const std::size_t k = c.rows;
+    const std::size_t stride = static_cast<std::size_t>(padded_width(static_cast<int>(d_)));
+    host_padded_.assign(k * stride, T(0));
+    host_norms_.assign(k, T(0));
+    for (std::size_t j = 0; j < k; ++j) {
+      T norm = 0;
+      for (std::size_t f = 0; f < d_; ++f) {
+        const T v = c.data[j * d_ + f];
+        host_padded_[j * stride + f] = v;
+        norm += v * v;
+      }
+      host_norms_[j] = norm;
+    }
+    packed_.data.resize(k * stride);
+    packed_.norms.resize(k);
+    packed_.exact.resize(k * d_);
+    copy_to_device(packed_.data.data(), host_padded_.data(), k * stride);
+    copy_to_device(packed_.norms.data(), host_norms_.data(), k);
+    copy_to_device(packed_.exact.data(), c.data, k * d_);
+    packed_.view.data = packed_.data.data();
+    packed_.view.norms = packed_.norms.data();
+    packed_.view.exact = packed_.exact.data();
+    packed_.view.k = static_cast<int>(k);
+    packed_.view.stride = static_cast<int>(stride);
+    return packed_;
+  }
+
+  template <typename U>
+  void copy_to_device(U* dst, const U* src, std::size_t count) {
+    check(cudaMemcpyAsync(dst, src, count * sizeof(U), cudaMemcpyHostToDevice, stream_.get()),
+          "cudaMemcpyAsync (host to device)");
+  }
+  /// Device-to-host copy that waits for the stream (and so reports any kernel failure).
+  template <typename U>
+  void download(U* dst, const U* src, std::size_t count) {
+    check(cudaMemcpyAsync(dst, src, count * sizeof(U), cudaMemcpyDeviceToHost, stream_.get()),
+          "cudaMemcpyAsync (device to host)");
+    stream_.synchronize();
+  }
+
+  int device_;
+  std::string name_, cc_;
+  Stream stream_;
+  std::size_t n_ = 0, d_ = 0;
+  DeviceBuffer<T> x_, w_;
+  DeviceBuffer<std::int32_t> labels_;
+  DeviceBuffer<double> closest_, scratch_;
+  bool has_closest_ = false;
+  DeviceBuffer<double> block_totals_;
+  Packed packed_;
+  std::vector<T> host_padded_, host_norms_;
+  LloydPlan plan_;
+  bool plan_valid_ = false, plan_accumulate_ = false;
+  int plan_k_ = 0;
+  DeviceBuffer<double> partials_, lloyd_totals_, lloyd_out_;
+  std::vector<double> host_out_;
+};
+
+}  // namespace
+
+template <typename T>
+std::unique_ptr<KMeansBackend<T>> make_cuda_backend() {
+  return std::make_unique<CudaBackend<T>>();
+}
+
+template std::unique_ptr<KMeansBackend<float>> make_cuda_backend<float>();
+template std::unique_ptr<KMeansBackend<double>> make_cuda_backend<double>();
+
+}  // namespace segcore::cuda

@@ -1,0 +1,716 @@
+// segcore: CUDA kernels of the K-means backend.
+//
+// The fused Lloyd kernel reads each point once: the point goes to registers (d padded to DP),
+// its scores ||c_j||^2 - 2 x.c_j against every centroid (in shared memory when they fit) give
+// the label (strictly smaller wins: ties to the lowest index, the CPU's rule and summation
+// order), then the exact distance in double gives the inertia. For the update, the tile of 256
+// points is sorted by label with a stable block radix sort, and each (label run, feature) pair
+// is summed by one thread in sorted order into the block's own partial sums (shared memory when
+// they fit, else the block's slice of global memory). Blocks are persistent with a fixed set of
+// tiles each, and a second kernel adds the blocks' partials in block order: no atomics, the same
+// bits on every run.
+#include <cub/block/block_radix_sort.cuh>
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <type_traits>
+
+#include "cuda/cuda_raii.hpp"
+#include "kernels/kmeans_kernels.hpp"
+#include "parallel.hpp"
+
+namespace segcore::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kReduceBlocks = 1024;
+constexpr int kColumnBlocks = 1024;
+constexpr int kMaxCandidates = 16;
+
+template <typename T>
+__device__ __forceinline__ T infinity();
+template <>
+__device__ __forceinline__ float infinity<float>() {
+  return __int_as_float(0x7f800000);
+}
+template <>
+__device__ __forceinline__ double infinity<double>() {
+  return __longlong_as_double(0x7ff0000000000000LL);
+}
+
+/// Loads row i (d values) into registers, zero-padded to DP.
+template <typename T, int DP>
+__device__ __forceinline__ void load_row(const T* __restrict__ x, std::int64_t i, int d,
+                                         T (&xr)[DP]) {
+  const T* row = x + i * d;
+#pragma unroll
+  for (int f = 0; f < DP; ++f) xr[f] = f < d ? row[f] : T(0);
+}
+
+/// Label of the row: argmin_j ||c_j||^2 - 2 x.c_j, the dot accumulated in T from f = 0 up (the
+/// CPU's order; padded zeros add exactly nothing). DP == 0: d is large, x read from memory.
+template <typename T, int DP>
+__device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
+                                             const T* __restrict__ xrow, int d,
+                                             const T* __restrict__ cs, const T* __restrict__ cn,
+                                             int k, int stride) {
+  int best_j = 0;
+  T best = infinity<T>();
+  for (int j = 0; j < k; ++j) {
+    const T* c = cs + static_cast<std::size_t>(j) * stride;
+    T acc = 0;
+    if constexpr (DP > 0) {
+#pragma unroll
+      for (int f = 0; f < DP; ++f) acc = fma(xr[f], c[f], acc);
+    } else {
+      for (int f = 0; f < d; ++f) acc = fma(xrow[f], c[f], acc);
+    }
+    const T val = cn[j] - (acc + acc);
+    if (val < best) {
+      best = val;
+      best_j = j;
+    }
+  }
+  return best_j;
+}
+
+/// ||x - c||^2 in double with four interleaved partial sums, as the CPU computes it.
+template <typename T>
+__device__ __forceinline__ double exact_distance(const T* __restrict__ x, const T* __restrict__ c,
+                                                 int d) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int f = 0;
+  for (; f + 4 <= d; f += 4) {
+    const double a = static_cast<double>(x[f]) - static_cast<double>(c[f]);
+    const double b = static_cast<double>(x[f + 1]) - static_cast<double>(c[f + 1]);
+    const double e = static_cast<double>(x[f + 2]) - static_cast<double>(c[f + 2]);
+    const double g = static_cast<double>(x[f + 3]) - static_cast<double>(c[f + 3]);
+    s0 += a * a;
+    s1 += b * b;
+    s2 += e * e;
+    s3 += g * g;
+  }
+  for (; f < d; ++f) {
+    const double a = static_cast<double>(x[f]) - static_cast<double>(c[f]);
+    s0 += a * a;
+  }
+  return (s0 + s1) + (s2 + s3);
+}
+
+/// Same, with x in registers (padded to DP) and c padded likewise.
+template <typename T, int DP>
+__device__ __forceinline__ double exact_distance_reg(const T (&xr)[DP > 0 ? DP : 1],
+                                                     const T* __restrict__ xrow,
+                                                     const T* __restrict__ c, int d) {
+  if constexpr (DP > 0) {
+    double s[4] = {0, 0, 0, 0};
+#pragma unroll
+    for (int f = 0; f < DP; ++f) {
+      if (f < (d & ~3)) {
+        const double a = static_cast<double>(xr[f]) - static_cast<double>(c[f]);
+        s[f & 3] += a * a;
+      } else if (f < d) {
+        const double a = static_cast<double>(xr[f]) - static_cast<double>(c[f]);
+        s[0] += a * a;
+      }
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+  } else {
+    return exact_distance(xrow, c, d);
+  }
+}
+
+/// Copies the packed centroids (k x stride and k norms) to shared memory when `use_shared`;
+/// returns where the kernel reads them from.
+template <typename T>
+__device__ __forceinline__ void stage_centroids(const PackedCentroidsView<T>& c, bool use_shared,
+                                                T* smem, const T*& cs, const T*& cn) {
+  if (!use_shared) {
+    cs = c.data;
+    cn = c.norms;
+    return;
+  }
+  const int total = c.k * c.stride;
+  for (int e = threadIdx.x; e < total; e += blockDim.x) smem[e] = c.data[e];
+  for (int e = threadIdx.x; e < c.k; e += blockDim.x) smem[total + e] = c.norms[e];
+  __syncthreads();
+  cs = smem;
+  cn = smem + total;
+}
+
+template <typename T>
+__device__ __forceinline__ double weight_of(const DataView<T>& data, std::int64_t i) {
+  return data.w ? static_cast<double>(data.w[i]) : 1.0;
+}
+
+// ---- the fused Lloyd pass -------------------------------------------------------------------
+
+template <typename T, int DP>
+__global__ void __launch_bounds__(kThreads)
+    lloyd_kernel(DataView<T> data, PackedCentroidsView<T> c, std::int32_t* __restrict__ labels,
+                 bool accumulate, bool shared_centroids, bool shared_partials,
+                 double* __restrict__ partials, double* __restrict__ block_totals) {
+  using Sort = cub::BlockRadixSort<int, kThreads, 1, int>;
+  using Scan = cub::BlockScan<int, kThreads>;
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ union {
+    typename Sort::TempStorage sort;
+    typename Scan::TempStorage scan;
+    typename Reduce::TempStorage reduce;
+  } temp;
+  __shared__ int s_perm[kThreads];
+  __shared__ int s_run_start[kThreads + 1];
+  __shared__ int s_run_label[kThreads];
+  __shared__ double s_w[kThreads];
+  __shared__ int s_runs;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+
+  const int d = data.d, k = c.k;
+  const int width = d + 1;  // per label: d sums, then the weight
+  const std::size_t centroid_bytes =
+      shared_centroids ? (static_cast<std::size_t>(k) * c.stride + k) * sizeof(T) : 0;
+  const T* cs;
+  const T* cn;
+  stage_centroids(c, shared_centroids, reinterpret_cast<T*>(smem_raw), cs, cn);
+  double* acc = nullptr;
+  if (accumulate) {
+    acc = shared_partials
+              ? reinterpret_cast<double*>(smem_raw + ((centroid_bytes + 15) & ~std::size_t{15}))
+              : partials + static_cast<std::size_t>(blockIdx.x) * k * width;
+    for (int e = threadIdx.x; e < k * width; e += kThreads) acc[e] = 0;
+    __syncthreads();
+  }
+
+  double inertia = 0, changed = 0;
+  const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
+  int key_bits = 1;
+  while ((1 << key_bits) <= k) ++key_bits;  // labels 0..k (k: no point)
+  for (std::int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const std::int64_t base = tile * kThreads;
+    const std::int64_t i = base + threadIdx.x;
+    int label = k;
+    double w = 0;
+    if (i < data.n) {
+      T xr[DP > 0 ? DP : 1];
+      const T* xrow = data.x + i * d;
+      if constexpr (DP > 0) load_row<T, DP>(data.x, i, d, xr);
+      label = nearest_label<T, DP>(xr, xrow, d, cs, cn, k, c.stride);
+      w = weight_of(data, i);
+      inertia += w * exact_distance_reg<T, DP>(xr, xrow,
+                                               cs + static_cast<std::size_t>(label) * c.stride, d);
+      changed += labels[i] != label ? 1.0 : 0.0;
+      labels[i] = label;
+    }
+    if (!accumulate) continue;
+
+    // Stable sort of the tile's points by label (points past n carry label k and come last).
+    int key[1] = {label};
+    int value[1] = {static_cast<int>(threadIdx.x)};
+    s_w[threadIdx.x] = w;
+    Sort(temp.sort).Sort(key, value, 0, key_bits);
+    __syncthreads();
+    s_perm[threadIdx.x] = value[0];
+    // Runs of equal labels: a run starts where the sorted label changes.
+    const int sorted_label = key[0];
+    s_run_label[threadIdx.x] = sorted_label;  // temporarily: the sorted labels
+    __syncthreads();
+    const int starts = threadIdx.x == 0 || s_run_label[threadIdx.x - 1] != sorted_label ? 1 : 0;
+    int run = 0, runs = 0;
+    Scan(temp.scan).ExclusiveSum(starts, run, runs);
+    __syncthreads();  // everyone has read s_run_label before it is overwritten
+    if (starts) {
+      s_run_start[run] = threadIdx.x;
+      s_run_label[run] = sorted_label;
+    }
+    if (threadIdx.x == 0) {
+      s_run_start[runs] = kThreads;
+      s_runs = runs;
+    }
+    __syncthreads();
+
+    // One thread per (run, column): sums in sorted (= point index) order, into the block's own
+    // partial sums, which no other thread touches in this tile.
+    const int pairs = s_runs * width;
+    for (int p = threadIdx.x; p < pairs; p += kThreads) {
+      const int r = p / width, f = p % width;
+      const int lab = s_run_label[r];
+      if (lab >= k) continue;
+      double s = 0;
+      for (int pos = s_run_start[r]; pos < s_run_start[r + 1]; ++pos) {
+        const int pt = s_perm[pos];
+        const double wp = s_w[pt];
+        s += f < d ? wp * static_cast<double>(data.x[(base + pt) * d + f]) : wp;
+      }
+      acc[lab * width + f] += s;
+    }
+    __syncthreads();  // the shared arrays are reused by the next tile
+  }
+
+  const double block_inertia = Reduce(temp.reduce).Sum(inertia);
+  __syncthreads();
+  const double block_changed = Reduce(temp.reduce).Sum(changed);
+  if (threadIdx.x == 0) {
+    block_totals[2 * blockIdx.x] = block_inertia;
+    block_totals[2 * blockIdx.x + 1] = block_changed;
+  }
+  if (accumulate && shared_partials) {
+    double* out = partials + static_cast<std::size_t>(blockIdx.x) * k * width;
+    for (int e = threadIdx.x; e < k * width; e += kThreads) out[e] = acc[e];
+  }
+}
+
+/// Adds the blocks' partials in block order. out: [inertia, changed, k x d sums, k weights].
+__global__ void lloyd_finalize(const double* __restrict__ partials, int blocks, int k, int d,
+                               bool accumulate, const double* __restrict__ block_totals,
+                               double* __restrict__ out) {
+  const int e = blockIdx.x * blockDim.x + threadIdx.x;
+  const int width = d + 1;
+  if (e == 0) {
+    double inertia = 0, changed = 0;
+    for (int b = 0; b < blocks; ++b) {
+      inertia += block_totals[2 * b];
+      changed += block_totals[2 * b + 1];
+    }
+    out[0] = inertia;
+    out[1] = changed;
+  }
+  if (!accumulate || e >= k * width) return;
+  double s = 0;
+  for (int b = 0; b < blocks; ++b) s += partials[static_cast<std::size_t>(b) * k * width + e];
+  const int lab = e / width, f = e % width;
+  if (f < d)
+    out[2 + lab * d + f] = s;
+  else
+    out[2 + k * d + lab] = s;
+}
+
+// ---- the simple passes ------------------------------------------------------------------------
+
+/// Sum of the per-block partials (blocks x stride, column `col`) in a fixed order into out.
+__global__ void finish_sums(const double* __restrict__ block_totals, int blocks, int stride,
+                            double* __restrict__ out) {
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  const int col = blockIdx.x;
+  double s = 0;
+  const int per = (blocks + kThreads - 1) / kThreads;
+  for (int b = threadIdx.x * per; b < min(blocks, (threadIdx.x + 1) * per); ++b)
+    s += block_totals[static_cast<std::size_t>(b) * stride + col];
+  const double total = Reduce(temp).Sum(s);
+  if (threadIdx.x == 0) out[col] = total;
+}
+
+template <typename T, int DP>
+__global__ void __launch_bounds__(kThreads)
+    nearest_kernel(DataView<T> data, PackedCentroidsView<T> c, bool shared_centroids,
+                   std::int32_t* __restrict__ labels, double* __restrict__ dist_sq,
+                   double* __restrict__ closest, bool update_closest, bool reset,
+                   double* __restrict__ block_totals) {
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const T* cs;
+  const T* cn;
+  stage_centroids(c, shared_centroids, reinterpret_cast<T*>(smem_raw), cs, cn);
+  const int d = data.d;
+  double potential = 0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x; i < data.n;
+       i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
+    T xr[DP > 0 ? DP : 1];
+    const T* xrow = data.x + i * d;
+    if constexpr (DP > 0) load_row<T, DP>(data.x, i, d, xr);
+    const int label = nearest_label<T, DP>(xr, xrow, d, cs, cn, c.k, c.stride);
+    const double dist =
+        exact_distance_reg<T, DP>(xr, xrow, cs + static_cast<std::size_t>(label) * c.stride, d);
+    if (labels) labels[i] = label;
+    if (dist_sq) dist_sq[i] = dist;
+    if (update_closest) {
+      const double prev = reset ? infinity<double>() : closest[i];
+      const double now = dist < prev ? dist : prev;
+      closest[i] = now;
+      potential += weight_of(data, i) * now;
+    }
+  }
+  if (update_closest) {
+    const double total = Reduce(temp).Sum(potential);
+    if (threadIdx.x == 0) block_totals[blockIdx.x] = total;
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    candidates_kernel(DataView<T> data, const T* __restrict__ cand, int m,
+                      const double* __restrict__ closest, double* __restrict__ block_totals) {
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  double acc[kMaxCandidates];
+#pragma unroll
+  for (int j = 0; j < kMaxCandidates; ++j) acc[j] = 0;
+  const int d = data.d;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x; i < data.n;
+       i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
+    const double w = weight_of(data, i), cl = closest[i];
+    const T* xrow = data.x + i * d;
+#pragma unroll
+    for (int j = 0; j < kMaxCandidates; ++j) {
+      if (j < m) {
+        const double dist = exact_distance(xrow, cand + static_cast<std::size_t>(j) * d, d);
+        acc[j] += w * (dist < cl ? dist : cl);
+      }
+    }
+  }
+  for (int j = 0; j < m; ++j) {
+    const double total = Reduce(temp).Sum(acc[j]);
+    if (threadIdx.x == 0) block_totals[static_cast<std::size_t>(blockIdx.x) * m + j] = total;
+    __syncthreads();
+  }
+}
+
+template <typename T>
+__global__ void weighted_closest_kernel(DataView<T> data, const double* __restrict__ closest,
+                                        double* __restrict__ values) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+       i < data.n; i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    values[i] = weight_of(data, i) * closest[i];
+}
+
+template <typename T>
+__global__ void oversample_kernel(DataView<T> data, const double* __restrict__ closest,
+                                  double scale, std::uint64_t seed,
+                                  std::int32_t* __restrict__ flags) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+       i < data.n; i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    flags[i] = detail::counter_uniform(seed, static_cast<std::uint64_t>(i)) <
+                       scale * weight_of(data, i) * closest[i]
+                   ? 1
+                   : 0;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    inertia_kernel(DataView<T> data, const T* __restrict__ centroids,
+                   const std::int32_t* __restrict__ labels, double* __restrict__ block_totals) {
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  const int d = data.d;
+  double s = 0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x; i < data.n;
+       i += static_cast<std::int64_t>(gridDim.x) * kThreads)
+    s += weight_of(data, i) *
+         exact_distance(data.x + i * d, centroids + static_cast<std::size_t>(labels[i]) * d, d);
+  const double total = Reduce(temp).Sum(s);
+  if (threadIdx.x == 0) block_totals[blockIdx.x] = total;
+}
+
+template <typename T>
+__global__ void label_distances_kernel(DataView<T> data, const T* __restrict__ centroids,
+                                       const std::int32_t* __restrict__ labels,
+                                       double* __restrict__ dist) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+       i < data.n; i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    dist[i] = exact_distance(data.x + i * data.d,
+                             centroids + static_cast<std::size_t>(labels[i]) * data.d, data.d);
+}
+
+template <typename T>
+__global__ void distances_kernel(DataView<T> data, const T* __restrict__ centroids, int k,
+                                 std::int64_t first, std::int64_t rows, double* __restrict__ out) {
+  const std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  if (e >= rows * k) return;
+  const std::int64_t r = e / k;
+  const int j = static_cast<int>(e % k);
+  out[e] = exact_distance(data.x + (first + r) * data.d,
+                          centroids + static_cast<std::size_t>(j) * data.d, data.d);
+}
+
+template <typename T>
+__global__ void column_sums_kernel(DataView<T> data, const double* __restrict__ center,
+                                   bool squares, double* __restrict__ partials) {
+  const int d = data.d;
+  const std::int64_t chunk = (data.n + gridDim.x - 1) / gridDim.x;
+  const std::int64_t lo = blockIdx.x * chunk;
+  const std::int64_t hi = lo + chunk < data.n ? lo + chunk : data.n;
+  for (int f = threadIdx.x; f < d; f += blockDim.x) {
+    double s = 0;
+    const double m = center ? center[f] : 0.0;
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const double v = static_cast<double>(data.x[i * d + f]) - m;
+      s += squares ? v * v : v;
+    }
+    partials[static_cast<std::size_t>(blockIdx.x) * d + f] = s;
+  }
+}
+
+__global__ void column_finish(const double* __restrict__ partials, int blocks, int d,
+                              double* __restrict__ out) {
+  const int f = blockIdx.x * blockDim.x + threadIdx.x;
+  if (f >= d) return;
+  double s = 0;
+  for (int b = 0; b < blocks; ++b) s += partials[static_cast<std::size_t>(b) * d + f];
+  out[f] = s;
+}
+
+template <typename T>
+__global__ void subtract_kernel(T* __restrict__ x, std::int64_t total, int d,
+                                const T* __restrict__ shift) {
+  for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < total;
+       e += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    x[e] = x[e] - shift[e % d];
+}
+
+/// Blocks for a grid-stride loop over `items` (capped; the kernels loop over the rest).
+unsigned grid_for(std::int64_t items, int threads = kThreads) {
+  const std::int64_t blocks = (items + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65536 ? 65536 : blocks));
+}
+
+/// Shared memory a kernel may use on this device (opt-in maximum), minus its static part.
+int max_dynamic_shared(int device) {
+  int optin = 0;
+  check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+        "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
+  return optin - 16 * 1024;  // the kernels' static shared arrays and CUB's temp storage
+}
+
+template <typename T>
+std::size_t centroid_shared_bytes(int k, int stride) {
+  return (static_cast<std::size_t>(k) * stride + k) * sizeof(T);
+}
+
+template <int DP>
+using Width = std::integral_constant<int, DP>;
+
+/// Calls fn(Width<DP>{}) with the register width for d (0: above 128, x read from memory).
+template <typename Fn>
+void with_dp(int d, Fn&& fn) {
+  if (d <= 4)
+    fn(Width<4>{});
+  else if (d <= 8)
+    fn(Width<8>{});
+  else if (d <= 16)
+    fn(Width<16>{});
+  else if (d <= 32)
+    fn(Width<32>{});
+  else if (d <= 64)
+    fn(Width<64>{});
+  else if (d <= 128)
+    fn(Width<128>{});
+  else
+    fn(Width<0>{});
+}
+
+template <typename Kernel>
+void allow_shared(Kernel kernel, std::size_t bytes) {
+  if (bytes > 48 * 1024)
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(bytes)),
+          "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+}
+
+bool centroids_fit(std::size_t bytes, int device) {
+  return bytes <= static_cast<std::size_t>(max_dynamic_shared(device));
+}
+
+int current_device() {
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  return device;
+}
+
+}  // namespace
+
+int reduce_blocks() { return kReduceBlocks; }
+int column_blocks() { return kColumnBlocks; }
+
+int padded_width(int d) {
+  if (d <= 4) return 4;
+  if (d <= 8) return 8;
+  if (d <= 16) return 16;
+  if (d <= 32) return 32;
+  if (d <= 64) return 64;
+  if (d <= 128) return 128;
+  return (d + 3) / 4 * 4;
+}
+
+template <typename T>
+LloydPlan plan_lloyd(int d, int k, bool accumulate, int device) {
+  LloydPlan plan;
+  const int stride = padded_width(d);
+  const std::size_t cbytes = centroid_shared_bytes<T>(k, stride);
+  const std::size_t limit = static_cast<std::size_t>(max_dynamic_shared(device));
+  const bool shared_centroids = cbytes <= limit / 2;
+  plan.shared_centroids = shared_centroids;
+  std::size_t bytes = shared_centroids ? (cbytes + 15) / 16 * 16 : 0;
+  const std::size_t pbytes = static_cast<std::size_t>(k) * (d + 1) * sizeof(double);
+  plan.shared_partials = accumulate && bytes + pbytes <= limit;
+  if (plan.shared_partials) bytes += pbytes;
+  plan.shared_bytes = bytes;
+  int sms = 0, per_sm = 0;
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+        "cudaDeviceGetAttribute(MultiProcessorCount)");
+  with_dp(d, [&](auto width) {
+    auto kernel = lloyd_kernel<T, decltype(width)::value>;
+    allow_shared(kernel, bytes);
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, bytes),
+          "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  });
+  plan.blocks = sms * (per_sm > 0 ? per_sm : 1);
+  plan.partial_doubles =
+      accumulate ? static_cast<std::size_t>(plan.blocks) * k * (d + 1) : std::size_t{0};
+  return plan;
+}
+
+template <typename T>
+void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
+                const LloydPlan& plan, bool accumulate, double* partials, double* block_totals,
+                double* out, cudaStream_t stream) {
+  const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
+  // Fewer blocks than the plan when there are fewer tiles; the plan's count otherwise (fixed).
+  const int blocks = static_cast<int>(tiles < plan.blocks ? tiles : plan.blocks);
+  const bool shared_centroids = plan.shared_centroids;
+  with_dp(data.d, [&](auto width) {
+    auto kernel = lloyd_kernel<T, decltype(width)::value>;
+    allow_shared(kernel, plan.shared_bytes);
+    kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(data, c, labels, accumulate,
+                                                            shared_centroids, plan.shared_partials,
+                                                            partials, block_totals);
+    check_launch("lloyd_kernel");
+  });
+  const int width = data.d + 1;
+  const int elems = accumulate ? c.k * width : 1;
+  lloyd_finalize<<<(elems + kThreads - 1) / kThreads, kThreads, 0, stream>>>(
+      partials, blocks, c.k, data.d, accumulate, block_totals, out);
+  check_launch("lloyd_finalize");
+}
+
+namespace {
+template <typename T>
+void launch_nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
+                    double* dist_sq, double* closest, bool update, bool reset, double* block_totals,
+                    cudaStream_t stream) {
+  const int device = current_device();
+  const std::size_t cbytes = centroid_shared_bytes<T>(c.k, c.stride);
+  const bool shared = centroids_fit(cbytes, device) && cbytes <= 96 * 1024;
+  const std::size_t bytes = shared ? cbytes : 0;
+  with_dp(data.d, [&](auto width) {
+    auto kernel = nearest_kernel<T, decltype(width)::value>;
+    allow_shared(kernel, bytes);
+    kernel<<<kReduceBlocks, kThreads, bytes, stream>>>(data, c, shared, labels, dist_sq, closest,
+                                                       update, reset, block_totals);
+    check_launch("nearest_kernel");
+  });
+}
+}  // namespace
+
+template <typename T>
+void nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
+             double* dist_sq, cudaStream_t stream) {
+  launch_nearest(data, c, labels, dist_sq, nullptr, false, false, nullptr, stream);
+}
+
+template <typename T>
+void update_closest(const DataView<T>& data, const PackedCentroidsView<T>& c, double* closest,
+                    bool reset, double* block_totals, double* out, cudaStream_t stream) {
+  launch_nearest(data, c, nullptr, nullptr, closest, true, reset, block_totals, stream);
+  finish_sums<<<1, kThreads, 0, stream>>>(block_totals, kReduceBlocks, 1, out);
+  check_launch("finish_sums");
+}
+
+template <typename T>
+void candidate_potentials(const DataView<T>& data, const T* candidates, int m,
+                          const double* closest, double* block_totals, double* out,
+                          cudaStream_t stream) {
+  for (int j0 = 0; j0 < m; j0 += kMaxCandidates) {
+    const int mm = m - j0 < kMaxCandidates ? m - j0 : kMaxCandidates;
+    candidates_kernel<T><<<kReduceBlocks, kThreads, 0, stream>>>(
+        data, candidates + static_cast<std::size_t>(j0) * data.d, mm, closest, block_totals);
+    check_launch("candidates_kernel");
+    finish_sums<<<mm, kThreads, 0, stream>>>(block_totals, kReduceBlocks, mm, out + j0);
+    check_launch("finish_sums");
+  }
+}
+
+template <typename T>
+void weighted_closest(const DataView<T>& data, const double* closest, double* values,
+                      cudaStream_t stream) {
+  weighted_closest_kernel<T><<<grid_for(data.n), kThreads, 0, stream>>>(data, closest, values);
+  check_launch("weighted_closest_kernel");
+}
+
+template <typename T>
+void oversample_flags(const DataView<T>& data, const double* closest, double scale,
+                      std::uint64_t seed, std::int32_t* flags, cudaStream_t stream) {
+  oversample_kernel<T>
+      <<<grid_for(data.n), kThreads, 0, stream>>>(data, closest, scale, seed, flags);
+  check_launch("oversample_kernel");
+}
+
+template <typename T>
+void inertia(const DataView<T>& data, const T* centroids, const std::int32_t* labels,
+             double* block_totals, double* out, cudaStream_t stream) {
+  inertia_kernel<T><<<kReduceBlocks, kThreads, 0, stream>>>(data, centroids, labels, block_totals);
+  check_launch("inertia_kernel");
+  finish_sums<<<1, kThreads, 0, stream>>>(block_totals, kReduceBlocks, 1, out);
+  check_launch("finish_sums");
+}
+
+template <typename T>
+void label_distances(const DataView<T>& data, const T* centroids, const std::int32_t* labels,
+                     double* dist, cudaStream_t stream) {
+  label_distances_kernel<T>
+      <<<grid_for(data.n), kThreads, 0, stream>>>(data, centroids, labels, dist);
+  check_launch("label_distances_kernel");
+}
+
+template <typename T>
+void distances_block(const DataView<T>& data, const T* centroids, int k, std::int64_t first,
+                     std::int64_t rows, double* out, cudaStream_t stream) {
+  const std::int64_t items = rows * k;
+  distances_kernel<T>
+      <<<static_cast<unsigned>((items + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+          data, centroids, k, first, rows, out);
+  check_launch("distances_kernel");
+}
+
+template <typename T>
+void column_sums(const DataView<T>& data, const double* center, bool squares, double* partials,
+                 double* out, cudaStream_t stream) {
+  column_sums_kernel<T><<<kColumnBlocks, 128, 0, stream>>>(data, center, squares, partials);
+  check_launch("column_sums_kernel");
+  column_finish<<<(data.d + 127) / 128, 128, 0, stream>>>(partials, kColumnBlocks, data.d, out);
+  check_launch("column_finish");
+}
+
+template <typename T>
+void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream) {
+  subtract_kernel<T><<<grid_for(n * d), kThreads, 0, stream>>>(x, n * d, d, shift);
+  check_launch("subtract_kernel");
+}
+
+#define SEGCORE_INSTANTIATE(T)                                                                     \
+  template LloydPlan plan_lloyd<T>(int, int, bool, int);                                           \
+  template void lloyd_pass<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,    \
+                              const LloydPlan&, bool, double*, double*, double*, cudaStream_t);    \
+  template void nearest<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,       \
+                           double*, cudaStream_t);                                                 \
+  template void update_closest<T>(const DataView<T>&, const PackedCentroidsView<T>&, double*,      \
+                                  bool, double*, double*, cudaStream_t);                           \
+  template void candidate_potentials<T>(const DataView<T>&, const T*, int, const double*, double*, \
+                                        double*, cudaStream_t);                                    \
+  template void weighted_closest<T>(const DataView<T>&, const double*, double*, cudaStream_t);     \
+  template void oversample_flags<T>(const DataView<T>&, const double*, double, std::uint64_t,      \
+                                    std::int32_t*, cudaStream_t);                                  \
+  template void inertia<T>(const DataView<T>&, const T*, const std::int32_t*, double*, double*,    \
+                           cudaStream_t);                                                          \
+  template void label_distances<T>(const DataView<T>&, const T*, const std::int32_t*, double*,     \
+                                   cudaStream_t);                                                  \
+  template void distances_block<T>(const DataView<T>&, const T*, int, std::int64_t, std::int64_t,  \
+                                   double*, cudaStream_t);                                         \
+  template void column_sums<T>(const DataView<T>&, const double*, bool, double*, double*,          \
+                               cudaStream_t);                                                      \
+  template void subtract<T>(T*, std::int64_t, int, const T*, cudaStream_t);
+
+SEGCORE_INSTANTIATE(float)
+SEGCORE_INSTANTIATE(double)
+#undef SEGCORE_INSTANTIATE
+
+}  // namespace segcore::cuda

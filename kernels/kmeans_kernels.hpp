@@ -1,0 +1,121 @@
+// segcore: the CUDA K-means kernels, as host-callable launchers (plain C++ declarations, so the
+// backend's host code needs no device code of its own). Every launcher is asynchronous on
+// `stream` and checks its launch; all reductions are two-level with a fixed order (per-block
+// partials, then one ordered pass), so results are bitwise reproducible on a given device.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace segcore::cuda {
+
+/// Centroids packed for the kernels: k rows of `stride` values (d padded with zeros to a multiple
+/// of 4), and their squared norms in T computed sequentially, exactly as the CPU packs them.
+template <typename T>
+struct PackedCentroidsView {
+  const T* data = nullptr;   ///< k x stride, device memory
+  const T* norms = nullptr;  ///< k, device memory
+  const T* exact = nullptr;  ///< k x d unpadded, device memory (for exact distances)
+  int k = 0;
+  int stride = 0;
+};
+
+/// The register width for d, and the row stride of packed centroids: 4, 8, 16, 32, 64 or 128
+/// (the smallest that holds d), or d rounded up to a multiple of 4 above 128.
+int padded_width(int d);
+
+/// The data held on the device.
+template <typename T>
+struct DataView {
+  const T* x = nullptr;  ///< n x d, row-major
+  const T* w = nullptr;  ///< n weights, or nullptr
+  std::int64_t n = 0;
+  int d = 0;
+};
+
+/// Work split of the fused Lloyd kernel: `blocks` persistent blocks, each with a fixed set of
+/// tiles, and the per-block partial buffers the caller allocates.
+struct LloydPlan {
+  int blocks = 0;
+  bool shared_centroids = false;  ///< centroids staged in shared memory (else read from global)
+  bool shared_partials = false;   ///< per-block sums held in shared memory (else in `partials`)
+  std::size_t shared_bytes = 0;
+  std::size_t partial_doubles = 0;  ///< blocks * k * (d + 1): the caller's `partials` size
+};
+
+/// Chooses the launch of lloyd_pass for this device and shape (depends only on the device and
+/// the shape: the same plan, hence the same reduction order, every time).
+template <typename T>
+LloydPlan plan_lloyd(int d, int k, bool accumulate, int device);
+
+/// One read of the data: labels (stored, counts changes), exact inertia, and when `accumulate`
+/// the per-centroid weighted sums and weights. Writes to `out` (device): [0] inertia,
+/// [1] changed (as double), then when accumulating k * d sums and k weight sums.
+/// `partials` (plan.partial_doubles) and `block_totals` (2 * plan.blocks) are scratch.
+template <typename T>
+void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
+                const LloydPlan& plan, bool accumulate, double* partials, double* block_totals,
+                double* out, cudaStream_t stream);
+
+/// Nearest centroid of each row (ties to the lowest index): labels (may be nullptr) and the
+/// exact squared distance in double (may be nullptr).
+template <typename T>
+void nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
+             double* dist_sq, cudaStream_t stream);
+
+/// closest_i = min(closest_i, exact distance to the nearest of c) (+inf first when reset); writes
+/// the potential sum_i w_i closest_i to out[0]. block_totals: reduce_blocks() doubles of scratch.
+template <typename T>
+void update_closest(const DataView<T>& data, const PackedCentroidsView<T>& c, double* closest,
+                    bool reset, double* block_totals, double* out, cudaStream_t stream);
+
+/// out[j] = sum_i w_i min(closest_i, ||x_i - c_j||^2) for the m candidates (m x d, unpadded).
+/// block_totals: reduce_blocks() * m doubles of scratch.
+template <typename T>
+void candidate_potentials(const DataView<T>& data, const T* candidates, int m,
+                          const double* closest, double* block_totals, double* out,
+                          cudaStream_t stream);
+
+/// values_i = w_i closest_i (for the prefix sum of k-means++ sampling).
+template <typename T>
+void weighted_closest(const DataView<T>& data, const double* closest, double* values,
+                      cudaStream_t stream);
+
+/// flags_i = 1 when counter_uniform(seed, i) < scale * w_i * closest_i (k-means|| draw).
+template <typename T>
+void oversample_flags(const DataView<T>& data, const double* closest, double scale,
+                      std::uint64_t seed, std::int32_t* flags, cudaStream_t stream);
+
+/// out[0] = sum_i w_i ||x_i - c_{label_i}||^2 (exact, double). block_totals: reduce_blocks().
+template <typename T>
+void inertia(const DataView<T>& data, const T* centroids, const std::int32_t* labels,
+             double* block_totals, double* out, cudaStream_t stream);
+
+/// dist_i = ||x_i - c_{label_i}||^2 (exact, double).
+template <typename T>
+void label_distances(const DataView<T>& data, const T* centroids, const std::int32_t* labels,
+                     double* dist, cudaStream_t stream);
+
+/// out (rows x k, row-major) = exact squared distances of rows [first, first + rows) to every
+/// centroid (k x d, unpadded).
+template <typename T>
+void distances_block(const DataView<T>& data, const T* centroids, int k, std::int64_t first,
+                     std::int64_t rows, double* out, cudaStream_t stream);
+
+/// Column sums of the data (centred on `center` when not null) into partials (column_blocks()
+/// x d) and then out (d), in a fixed order. Squares when `squares`.
+template <typename T>
+void column_sums(const DataView<T>& data, const double* center, bool squares, double* partials,
+                 double* out, cudaStream_t stream);
+int column_blocks();
+
+/// x_ij -= shift_j in T.
+template <typename T>
+void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream);
+
+/// The number of per-block partials of the simple reductions (a constant: fixed order).
+int reduce_blocks();
+
+}  // namespace segcore::cuda

@@ -1,0 +1,261 @@
+// The CUDA K-means backend against the CPU backend on the same input and centroids. The GPU
+// tests skip themselves when this build has no CUDA or no device answers; the dispatch and
+// error-path tests run everywhere.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "parallel.hpp"
+#include "segcore/backend.hpp"
+#include "segcore/error.hpp"
+#include "segcore/kmeans.hpp"
+
+namespace segcore {
+namespace {
+
+bool have_gpu() { return cuda_compiled() && !cuda_devices().empty(); }
+
+#define SKIP_WITHOUT_GPU() \
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device (or a build without CUDA)"
+
+template <typename T>
+struct Data {
+  std::size_t n = 0, d = 0;
+  std::vector<T> x, w;
+  ConstMatrixView<T> view() const { return {x.data(), n, d}; }
+  const T* weights() const { return w.empty() ? nullptr : w.data(); }
+};
+
+/// Gaussian blobs around `centers` random centres, optionally weighted (weights in [0.5, 2.5)).
+template <typename T>
+Data<T> blobs(std::size_t n, std::size_t d, std::size_t centers, bool weighted,
+              std::uint64_t seed) {
+  detail::Rng rng(seed);
+  auto normal = [&] {
+    const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  };
+  std::vector<double> c(centers * d);
+  for (auto& v : c) v = 8 * normal();
+  Data<T> data;
+  data.n = n;
+  data.d = d;
+  data.x.resize(n * d);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t j = rng.next() % centers;
+    for (std::size_t f = 0; f < d; ++f) data.x[i * d + f] = static_cast<T>(c[j * d + f] + normal());
+  }
+  if (weighted) {
+    data.w.resize(n);
+    for (auto& v : data.w) v = static_cast<T>(0.5 + 2 * rng.uniform());
+  }
+  return data;
+}
+
+/// k rows of the data as centroids (rows 0, step, 2 step, ...).
+template <typename T>
+std::vector<T> pick_centroids(const Data<T>& data, std::size_t k) {
+  std::vector<T> c(k * data.d);
+  const std::size_t step = std::max<std::size_t>(1, data.n / k);
+  for (std::size_t j = 0; j < k; ++j)
+    std::copy_n(data.x.data() + ((j * step) % data.n) * data.d, data.d, c.data() + j * data.d);
+  return c;
+}
+
+double rel(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-300); }
+
+template <typename T>
+void compare_lloyd_pass(std::size_t n, std::size_t d, std::size_t k, bool weighted) {
+  const Data<T> data = blobs<T>(n, d, std::max<std::size_t>(1, k / 2), weighted, n * 31 + d);
+  const std::vector<T> c = pick_centroids(data, k);
+  const ConstMatrixView<T> cv{c.data(), k, d};
+  auto cpu = make_kmeans_backend<T>(Device::kCpu, 0);
+  auto gpu = make_kmeans_backend<T>(Device::kCuda, 0);
+  cpu->set_data(data.view(), data.weights());
+  gpu->set_data(data.view(), data.weights());
+  std::vector<double> s_cpu(k * d), w_cpu(k), s_gpu(k * d), w_gpu(k);
+  const LloydPassResult r_cpu = cpu->lloyd_pass(cv, s_cpu.data(), w_cpu.data());
+  const LloydPassResult r_gpu = gpu->lloyd_pass(cv, s_gpu.data(), w_gpu.data());
+  const std::string what = "n=" + std::to_string(n) + " d=" + std::to_string(d) +
+                           " k=" + std::to_string(k) + (weighted ? " weighted" : "");
+  // Same scores in the same order (fused multiply-adds from f = 0 on both): the same labels,
+  // except where the CPU's build has no FMA and a near-tie flips.
+  std::vector<std::int32_t> l_cpu(n), l_gpu(n);
+  cpu->labels(l_cpu.data());
+  gpu->labels(l_gpu.data());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < n; ++i) differ += l_cpu[i] != l_gpu[i];
+  EXPECT_LE(differ, n / 10000) << what;
+  EXPECT_EQ(r_gpu.changed, static_cast<std::int64_t>(n)) << what;  // all labels were -1
+  if (differ == 0) {
+    EXPECT_LE(rel(r_gpu.inertia, r_cpu.inertia), 1e-12) << what;
+    for (std::size_t e = 0; e < k * d; ++e)
+      EXPECT_NEAR(s_gpu[e], s_cpu[e], 1e-11 * (1 + std::fabs(s_cpu[e]))) << what << " sum " << e;
+    for (std::size_t j = 0; j < k; ++j)
+      EXPECT_NEAR(w_gpu[j], w_cpu[j], 1e-11 * (1 + w_cpu[j])) << what << " weight " << j;
+  }
+  // Two passes over the same labels: nothing changes, and the sums are bitwise the same.
+  std::vector<double> s2(k * d), w2(k);
+  const LloydPassResult again = gpu->lloyd_pass(cv, s2.data(), w2.data());
+  EXPECT_EQ(again.changed, 0) << what;
+  EXPECT_EQ(0, std::memcmp(s2.data(), s_gpu.data(), s2.size() * sizeof(double))) << what;
+  EXPECT_EQ(0, std::memcmp(&again.inertia, &r_gpu.inertia, sizeof(double))) << what;
+  // inertia() with the stored labels agrees with the pass's.
+  EXPECT_LE(rel(gpu->inertia(cv), r_gpu.inertia), 1e-12) << what;
+}
+
+TEST(CudaBackend, LloydPassMatchesCpuAcrossShapes) {
+  SKIP_WITHOUT_GPU();
+  // d = 1, d not a multiple of 4 or 32, d above the register path (130); n not a multiple of
+  // 256; k = 1, k = n; weights.
+  const std::size_t shapes[][3] = {{1000, 1, 3},    {1537, 3, 5},    {4099, 17, 33},
+                                   {20000, 16, 32}, {3001, 64, 256}, {2000, 130, 7},
+                                   {100, 8, 1},     {64, 5, 64},     {70000, 8, 1024}};
+  for (const auto& s : shapes)
+    for (const bool weighted : {false, true}) {
+      compare_lloyd_pass<float>(s[0], s[1], s[2], weighted);
+      compare_lloyd_pass<double>(s[0], s[1], s[2], weighted);
+    }
+}
+
+TEST(CudaBackend, FullFitMatchesCpuWithExplicitInit) {
+  SKIP_WITHOUT_GPU();
+  for (const bool weighted : {false, true}) {
+    const Data<double> data = blobs<double>(30000, 12, 9, weighted, 5);
+    const std::vector<double> init = pick_centroids(data, 9);
+    KMeansParams p;
+    p.k = 9;
+    p.init = KMeansInit::kExplicit;
+    p.device = Device::kCpu;
+    const auto cpu = kmeans_fit<double>(data.view(), data.weights(), p, {init.data(), 9, 12});
+    p.device = Device::kCuda;
+    const auto gpu = kmeans_fit<double>(data.view(), data.weights(), p, {init.data(), 9, 12});
+    EXPECT_EQ(gpu.labels, cpu.labels);
+    EXPECT_EQ(gpu.n_iter, cpu.n_iter);
+    EXPECT_LE(rel(gpu.inertia, cpu.inertia), 1e-10);
+    for (std::size_t e = 0; e < cpu.centroids.size(); ++e)
+      EXPECT_NEAR(gpu.centroids[e], cpu.centroids[e], 1e-9 * (1 + std::fabs(cpu.centroids[e])));
+    EXPECT_NE(gpu.backend.find("cuda"), std::string::npos) << gpu.backend;
+  }
+}
+
+TEST(CudaBackend, EmptyClustersAreRelocatedAsOnTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const Data<double> data = blobs<double>(5000, 4, 3, false, 9);
+  std::vector<double> init = pick_centroids(data, 6);
+  for (std::size_t f = 0; f < 4; ++f) init[5 * 4 + f] = 1e6;  // centroid 5 gets no point
+  KMeansParams p;
+  p.k = 6;
+  p.init = KMeansInit::kExplicit;
+  p.device = Device::kCpu;
+  const auto cpu = kmeans_fit<double>(data.view(), nullptr, p, {init.data(), 6, 4});
+  p.device = Device::kCuda;
+  const auto gpu = kmeans_fit<double>(data.view(), nullptr, p, {init.data(), 6, 4});
+  EXPECT_EQ(gpu.labels, cpu.labels);
+  EXPECT_LE(rel(gpu.inertia, cpu.inertia), 1e-10);
+}
+
+TEST(CudaBackend, SeedingPassesMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  const Data<float> data = blobs<float>(50000, 6, 5, true, 3);
+  auto cpu = make_kmeans_backend<float>(Device::kCpu, 0);
+  auto gpu = make_kmeans_backend<float>(Device::kCuda, 0);
+  cpu->set_data(data.view(), data.weights());
+  gpu->set_data(data.view(), data.weights());
+  EXPECT_THROW(gpu->candidate_potentials({data.x.data(), 1, 6}, nullptr), InvalidArgument);
+  const std::vector<float> first = pick_centroids(data, 1);
+  const double p_cpu = cpu->update_closest({first.data(), 1, 6}, true);
+  const double p_gpu = gpu->update_closest({first.data(), 1, 6}, true);
+  EXPECT_LE(rel(p_gpu, p_cpu), 1e-12);
+  const std::vector<float> cand = pick_centroids(data, 20);  // more than one batch of 16
+  std::vector<double> pc(20), pg(20);
+  cpu->candidate_potentials({cand.data(), 20, 6}, pc.data());
+  gpu->candidate_potentials({cand.data(), 20, 6}, pg.data());
+  for (int j = 0; j < 20; ++j) EXPECT_LE(rel(pg[j], pc[j]), 1e-12) << j;
+  const double targets[4] = {0.0, 0.25 * p_cpu, 0.5 * p_cpu, 2 * p_cpu};
+  std::int64_t sc[4], sg[4];
+  cpu->sample_by_potential(targets, 4, sc);
+  gpu->sample_by_potential(targets, 4, sg);
+  for (int t = 0; t < 4; ++t) EXPECT_LE(std::llabs(sc[t] - sg[t]), 1) << t;
+  EXPECT_EQ(sg[3], 49999);
+  const auto oc = cpu->oversample(10.0 / p_cpu, 77), og = gpu->oversample(10.0 / p_cpu, 77);
+  EXPECT_EQ(og, oc);
+  EXPECT_TRUE(std::is_sorted(og.begin(), og.end()));
+}
+
+TEST(CudaBackend, PredictAndTransformMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  const Data<double> data = blobs<double>(7000, 9, 4, false, 4);
+  const std::vector<double> c = pick_centroids(data, 11);
+  std::vector<std::int32_t> lc(7000), lg(7000);
+  std::vector<double> dc(7000), dg(7000);
+  kmeans_predict<double>(data.view(), {c.data(), 11, 9}, lc.data(), dc.data(), Device::kCpu);
+  kmeans_predict<double>(data.view(), {c.data(), 11, 9}, lg.data(), dg.data(), Device::kCuda);
+  EXPECT_EQ(lg, lc);
+  for (std::size_t i = 0; i < 7000; ++i) EXPECT_NEAR(dg[i], dc[i], 1e-9 * (1 + dc[i]));
+  std::vector<double> tc(7000 * 11), tg(7000 * 11);
+  kmeans_transform<double>(data.view(), {c.data(), 11, 9}, {tc.data(), 7000, 11}, Device::kCpu);
+  kmeans_transform<double>(data.view(), {c.data(), 11, 9}, {tg.data(), 7000, 11}, Device::kCuda);
+  for (std::size_t e = 0; e < tc.size(); ++e) EXPECT_NEAR(tg[e], tc[e], 1e-6 * (1 + tc[e]));
+}
+
+TEST(CudaBackend, ErrorPaths) {
+  SKIP_WITHOUT_GPU();
+  auto gpu = make_kmeans_backend<float>(Device::kCuda, 0);
+  const Data<float> data = blobs<float>(1000, 4, 2, false, 1);
+  gpu->set_data(data.view(), nullptr);
+  const std::vector<float> c(3 * 5, 0.0f);
+  EXPECT_THROW(gpu->lloyd_pass({c.data(), 3, 5}, nullptr, nullptr), InvalidArgument);
+  EXPECT_THROW(gpu->inertia({c.data(), 3, 4}), InvalidArgument);  // labels not assigned yet
+  EXPECT_THROW(gpu->sample_by_potential(nullptr, 1, nullptr), InvalidArgument);
+  // More than the device holds: a clear error before any copy (the data is never read).
+  const float dummy = 0;
+  try {
+    gpu->set_data({&dummy, std::size_t{1} << 40, 16}, nullptr);
+    ADD_FAILURE() << "no error";
+  } catch (const CudaError& e) {
+    EXPECT_NE(std::string(e.what()).find("not enough GPU memory"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bytes"), std::string::npos) << e.what();
+  }
+}
+
+// ---- everywhere: dispatch ------------------------------------------------------------------
+
+TEST(CudaDispatch, CudaWithoutADeviceIsAClearError) {
+  if (have_gpu()) GTEST_SKIP() << "a device answers";
+  try {
+    make_kmeans_backend<float>(Device::kCuda, 0);
+    ADD_FAILURE() << "no error";
+  } catch (const NotCompiled& e) {
+    EXPECT_FALSE(cuda_compiled());
+    EXPECT_NE(std::string(e.what()).find("--device cpu"), std::string::npos) << e.what();
+  } catch (const CudaError& e) {
+    EXPECT_TRUE(cuda_compiled());
+    EXPECT_NE(std::string(e.what()).find("--device cpu"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CudaDispatch, AutoFallsBackToTheCpuWithANotice) {
+  std::string notice;
+  const Device d = resolve_device(Device::kAuto, &notice);
+  if (have_gpu()) {
+    EXPECT_EQ(d, Device::kCuda);
+    EXPECT_TRUE(notice.empty());
+  } else {
+    EXPECT_EQ(d, Device::kCpu);
+    EXPECT_EQ(notice.empty(), !cuda_compiled()) << notice;
+  }
+  EXPECT_EQ(resolve_device(Device::kCpu, nullptr), Device::kCpu);
+  auto backend = make_kmeans_backend<double>(Device::kAuto, 1);
+  EXPECT_NE(backend->describe().find(have_gpu() ? "cuda" : "cpu"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace segcore
