@@ -7,6 +7,7 @@
 #include <ostream>
 #include <unordered_map>
 
+#include "io/cells.hpp"
 #include "io/columns.hpp"
 #include "segcore/error.hpp"
 #include "segcore/io.hpp"
@@ -50,12 +51,7 @@ std::string period_name(int p, TrendPeriod period) {
 }
 
 bool parse_cell(std::string_view s, double& out) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-  if (s.empty()) return false;
-  const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size() && std::isfinite(out);
+  return io::parse_number(s, out) == io::NumStatus::kOk;
 }
 
 }  // namespace
@@ -95,9 +91,7 @@ TrendTable customer_trends(const std::string& path, const TrendOptions& o) {
           resolved = true;
         }
         ++t.rows_read;
-        std::string_view id = f[c_col];
-        while (!id.empty() && (id.front() == ' ' || id.front() == '\t')) id.remove_prefix(1);
-        while (!id.empty() && (id.back() == ' ' || id.back() == '\t')) id.remove_suffix(1);
+        const std::string_view id = io::trim(f[c_col]);
         if (id.empty()) {
           ++t.rows_dropped_no_customer;
           return;

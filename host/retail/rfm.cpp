@@ -16,6 +16,7 @@
 #include <system_error>
 #include <vector>
 
+#include "io/cells.hpp"
 #include "io/columns.hpp"
 #include "segcore/error.hpp"
 #include "segcore/io.hpp"
@@ -23,24 +24,11 @@
 namespace segcore {
 namespace {
 
+using io::is_blank;
+using io::show;
+using io::trim;
+
 // ---- text helpers -----------------------------------------------------------------------------
-
-inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  std::size_t b = 0;
-  std::size_t e = s.size();
-  while (b < e && is_blank(s[b])) ++b;
-  while (e > b && is_blank(s[e - 1])) --e;
-  return s.substr(b, e - b);
-}
-
-// A cell shown inside an error message: at most 40 characters.
-std::string show(std::string_view cell) {
-  constexpr std::size_t kMax = 40;
-  if (cell.size() <= kMax) return std::string(cell);
-  return std::string(cell.substr(0, kMax)) + "...";
-}
 
 inline bool is_digit(char c) { return static_cast<unsigned>(c - '0') < 10; }
 
@@ -187,24 +175,14 @@ const char* format_description(DateFormat format) {
 
 // ---- numbers ----------------------------------------------------------------------------------
 
-// A finite double from a cell (spaces/tabs around it and a leading '+' allowed); throws a
-// ParseError naming the cell otherwise.
+// A finite double from a cell (io::parse_number's rules); throws a ParseError naming the cell
+// otherwise.
 double parse_amount(std::string_view cell, const std::string& path, std::uint64_t row,
                     std::uint64_t line, const std::string& column) {
-  std::string_view t = trim(cell);
-  if (t.empty()) throw ParseError(path, row, line, column, "empty value");
-  if (t[0] == '+' && t.size() > 1 && t[1] != '-' && t[1] != '+') t.remove_prefix(1);
   double v = 0;
-  const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (ptr != t.data() + t.size() || (ec != std::errc() && ec != std::errc::result_out_of_range))
-    throw ParseError(path, row, line, column, "not a number: '" + show(cell) + "'");
-  if (ec == std::errc::result_out_of_range) {
-    // from_chars reports underflow as out of range too; only overflow is an error.
-    const std::string text(t);
-    v = std::strtod(text.c_str(), nullptr);
-  }
-  if (!std::isfinite(v))
-    throw ParseError(path, row, line, column, "non-finite value '" + show(t) + "'");
+  const io::NumStatus s = io::parse_number(cell, v);
+  if (s != io::NumStatus::kOk)
+    throw ParseError(path, row, line, column, io::number_message(cell, s));
   return v;
 }
 
