@@ -197,9 +197,12 @@ class CudaBackend final : public KMeansBackend<T> {
                                thrust::greater<double>());
     std::vector<std::int64_t> top(m);
     download(top.data(), index.data(), m);
-    std::vector<std::int32_t> all(n_);
-    labels(all.data());
-    for (const std::int64_t i : top) out.push_back({i, all[static_cast<std::size_t>(i)]});
+    // Only the m chosen labels cross to the host (m is the number of empty clusters: small).
+    for (const std::int64_t i : top) {
+      std::int32_t label = 0;
+      download(&label, labels_.data() + i, 1);
+      out.push_back({i, label});
+    }
     return out;
   }
 
