@@ -1,7 +1,8 @@
 // segcore: batched least squares on the CPU. Each problem is solved on its own (the kernel in
 // lstsq_kernels.inl), so the work is split over fixed chunks of problems and the result never
-// depends on the thread count. This file holds the checks, the scheduling and the rare path: a
-// complete orthogonal decomposition for the problems the normal equations cannot serve.
+// depends on the thread count. This file holds the checks, the scheduling, the choice of device
+// and the rare path: a complete orthogonal decomposition for the problems the normal equations
+// cannot serve (also for the CUDA path, whose rejected problems come back here).
 #include <Eigen/Core>
 #include <Eigen/QR>
 #include <algorithm>
@@ -12,8 +13,13 @@
 
 #include "lstsq/lstsq_kernels.hpp"
 #include "parallel.hpp"
+#include "segcore/device.hpp"
 #include "segcore/error.hpp"
 #include "segcore/lstsq.hpp"
+
+#if defined(SEGCORE_WITH_CUDA)
+#include "cuda/cuda_lstsq.hpp"
+#endif
 
 namespace segcore {
 
@@ -76,12 +82,6 @@ template int solve_cod<float>(const float*, const float*, const float*, std::siz
 template int solve_cod<double>(const double*, const double*, const double*, std::size_t,
                                std::size_t, const Config&, double, double*);
 
-}  // namespace lstsq_detail
-
-namespace {
-
-using lstsq_detail::Config;
-
 template <typename T>
 void validate(const LstsqBatch<T>& batch, const LstsqParams& params) {
   const std::size_t p = batch.a.cols;
@@ -111,11 +111,40 @@ void validate(const LstsqBatch<T>& batch, const LstsqParams& params) {
   }
 }
 
-}  // namespace
+template void validate<float>(const LstsqBatch<float>&, const LstsqParams&);
+template void validate<double>(const LstsqBatch<double>&, const LstsqParams&);
+
+std::string cpu_backend_name() { return std::string("cpu (") + range_kernel_isa() + ")"; }
 
 template <typename T>
-LstsqResult lstsq_batched(const LstsqBatch<T>& batch, const LstsqParams& params) {
-  validate(batch, params);
+std::size_t solve_listed_on_cpu(const LstsqBatch<T>& batch, const LstsqParams& params,
+                                const std::int64_t* list, std::size_t count, LstsqResult& r) {
+  const Config cfg{params.ridge, params.ridge_skip_column, params.rcond};
+  const ListKernel<T> kernel = list_kernel<T>();
+  // QR problems cost far more than Cholesky ones: small chunks keep both threads busy.
+  const detail::Chunking chunks = detail::make_chunking(count, 0, 16);
+  std::vector<std::size_t> qr(chunks.chunks, 0);
+  detail::parallel_for(chunks.chunks, detail::resolve_threads(params.threads), [&](std::size_t c) {
+    qr[c] = kernel(batch, cfg, list, chunks.begin(c), chunks.end(c), r);
+  });
+  std::size_t total = 0;
+  for (const std::size_t q : qr) total += q;
+  return total;
+}
+
+template std::size_t solve_listed_on_cpu<float>(const LstsqBatch<float>&, const LstsqParams&,
+                                                const std::int64_t*, std::size_t, LstsqResult&);
+template std::size_t solve_listed_on_cpu<double>(const LstsqBatch<double>&, const LstsqParams&,
+                                                 const std::int64_t*, std::size_t, LstsqResult&);
+
+}  // namespace lstsq_detail
+
+namespace {
+
+using lstsq_detail::Config;
+
+template <typename T>
+LstsqResult lstsq_batched_cpu(const LstsqBatch<T>& batch, const LstsqParams& params) {
   const std::size_t n = batch.problems, p = batch.a.cols;
   LstsqResult r;
   r.problems = n;
@@ -125,6 +154,7 @@ LstsqResult lstsq_batched(const LstsqBatch<T>& batch, const LstsqParams& params)
   r.r2.resize(n);
   r.rank.resize(n);
   r.status.resize(n);
+  r.backend = lstsq_detail::cpu_backend_name();
   const Config cfg{params.ridge, params.ridge_skip_column, params.rcond};
   const lstsq_detail::RangeKernel<T> kernel = lstsq_detail::range_kernel<T>();
   const detail::Chunking chunks = detail::make_chunking(n, 0, 256);
@@ -134,6 +164,24 @@ LstsqResult lstsq_batched(const LstsqBatch<T>& batch, const LstsqParams& params)
   });
   for (const std::size_t q : qr) r.qr_problems += q;
   return r;
+}
+
+}  // namespace
+
+template <typename T>
+LstsqResult lstsq_batched(const LstsqBatch<T>& batch, const LstsqParams& params) {
+  lstsq_detail::validate(batch, params);
+  Device device = params.device;
+#if defined(SEGCORE_WITH_CUDA)
+  if (device == Device::kAuto)
+    device = cuda::lstsq_device_available() ? Device::kCuda : Device::kCpu;
+  if (device == Device::kCuda) return cuda::lstsq_batched_cuda(batch, params);
+#else
+  if (device == Device::kCuda)
+    throw NotCompiled(
+        "segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+#endif
+  return lstsq_batched_cpu(batch, params);
 }
 
 template LstsqResult lstsq_batched<float>(const LstsqBatch<float>&, const LstsqParams&);

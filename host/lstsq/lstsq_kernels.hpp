@@ -4,10 +4,17 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 
 #include "segcore/lstsq.hpp"
 
 namespace segcore::lstsq_detail {
+
+/// cond_1 of the Cholesky factor is within a factor p of cond_2(W^(1/2) A); 100 keeps the normal
+/// equations' cond^2 * eps error a factor >= 10 below the 1000 * cond * eps accuracy target.
+/// The CPU kernel and the CUDA kernel use the same limit.
+inline constexpr double kCholeskyCondLimit = 100.0;
 
 /// Options every problem of a batch shares.
 struct Config {
@@ -29,16 +36,45 @@ template <typename T>
 using RangeKernel = std::size_t (*)(const LstsqBatch<T>& batch, const Config& cfg,
                                     std::size_t begin, std::size_t end, LstsqResult& r);
 
+/// Solves problems list[begin .. end) of `batch` into `r` by the QR path, without trying the
+/// Cholesky factorisation first (the problems the CUDA kernel's guard rejected); returns how many
+/// took the QR path (all but the non-finite ones).
+template <typename T>
+using ListKernel = std::size_t (*)(const LstsqBatch<T>& batch, const Config& cfg,
+                                   const std::int64_t* list, std::size_t begin, std::size_t end,
+                                   LstsqResult& r);
+
 /// The fastest kernel this processor supports, and its name ("avx2+fma" or "baseline").
 template <typename T>
 RangeKernel<T> range_kernel();
+template <typename T>
+ListKernel<T> list_kernel();
 const char* range_kernel_isa();
+
+/// The checks lstsq_batched makes before solving (InvalidArgument on failure).
+template <typename T>
+void validate(const LstsqBatch<T>& batch, const LstsqParams& params);
+
+/// "cpu (avx2+fma)" or "cpu (baseline)": LstsqResult::backend of the CPU path.
+std::string cpu_backend_name();
+
+/// The host half of the CUDA path: solves the `count` problems in `list` (distinct indices, any
+/// order) of a validated batch on the CPU by the QR path, in parallel over params.threads, into
+/// `r` (already sized for the batch); returns how many took the QR path. The CPU kernel's code,
+/// so these problems get exactly the CPU path's QR answer.
+template <typename T>
+std::size_t solve_listed_on_cpu(const LstsqBatch<T>& batch, const LstsqParams& params,
+                                const std::int64_t* list, std::size_t count, LstsqResult& r);
 
 #define SEGCORE_DECLARE_LSTSQ_KERNELS(ns)                                                   \
   namespace ns {                                                                            \
   template <typename T>                                                                     \
   std::size_t solve_range(const LstsqBatch<T>& batch, const Config& cfg, std::size_t begin, \
                           std::size_t end, LstsqResult& r);                                 \
+  template <typename T>                                                                     \
+  std::size_t solve_list_qr(const LstsqBatch<T>& batch, const Config& cfg,                  \
+                            const std::int64_t* list, std::size_t begin, std::size_t end,   \
+                            LstsqResult& r);                                                \
   }
 SEGCORE_DECLARE_LSTSQ_KERNELS(base)
 SEGCORE_DECLARE_LSTSQ_KERNELS(avx2)

@@ -29,10 +29,6 @@
 namespace segcore::lstsq_detail::SEGCORE_KERNEL_NS {
 namespace {
 
-// cond_1 of the Cholesky factor is within a factor p of cond_2(W^(1/2) A); 100 keeps the normal
-// equations' cond^2 * eps error a factor >= 10 below the 1000 * cond * eps accuracy target.
-constexpr double kCholeskyCondLimit = 100.0;
-
 // Normal equations by a hand-written square-root-free Cholesky factorisation G = U D U^T with U
 // unit lower triangular (fixed P: fully unrolled, and far cheaper to compile than 16
 // instantiations of Eigen's LLT). The only serial chain is one division per column; the square
@@ -76,7 +72,7 @@ bool solve_cholesky(const double (&g)[P][P], const double (&atb)[P], double cond
   }
   double norm_l = 0, norm_inv = 0;
   for (int c = 0; c < P; ++c) {
-    double sl = 0, si = 0;
+    double sl = 1, si = 0;  // sl: U's unit diagonal (not stored: u[c][c] is 0)
     for (int i = c; i < P; ++i) {
       sl += std::fabs(u[i][c]);
       si += std::fabs(inv[i][c]) * rsd[i];
@@ -137,9 +133,11 @@ struct ProblemOut {
   bool used_qr;
 };
 
+// try_cholesky = false goes straight to the QR path (the problems whose Cholesky factor the CUDA
+// kernel's guard already rejected).
 template <int P, typename T>
 void solve_problem(const T* a, const T* b, const T* w, std::size_t rows, const Config& cfg,
-                   ProblemOut& out) {
+                   bool try_cholesky, ProblemOut& out) {
   // Pass 1: the weighted Gram matrix of z = (a_k, b_k) (upper triangle, by blocks of four
   // doubles: A^T W A and, in column P, A^T W b), and the sums for the weighted mean of b. No
   // per-row finiteness test: a NaN or inf in a row makes the diagonal (a), sum w b (b) or sum w
@@ -200,7 +198,7 @@ void solve_problem(const T* a, const T* b, const T* w, std::size_t rows, const C
   int rank = P;
   bool used_qr = true;
   const bool enough_rows = m_eff + ridge_rows >= static_cast<std::size_t>(P);
-  if (enough_rows) {
+  if (enough_rows && try_cholesky) {
     const double limit = rcond > 0 ? std::min(kCholeskyCondLimit, 0.1 / rcond) : kCholeskyCondLimit;
     used_qr = !solve_cholesky<P>(g, atb, limit, x);
   }
@@ -239,16 +237,19 @@ void solve_problem(const T* a, const T* b, const T* w, std::size_t rows, const C
     out.status = LstsqStatus::kOk;
 }
 
+// Problems [begin, end) of the batch, or with `list`, problems list[begin .. end) by the QR path.
 template <int P, typename T>
 std::size_t solve_fixed(const LstsqBatch<T>& batch, const Config& cfg, std::size_t begin,
-                        std::size_t end, LstsqResult& r) {
+                        std::size_t end, const std::int64_t* list, LstsqResult& r) {
   std::size_t qr = 0;
-  for (std::size_t i = begin; i < end; ++i) {
+  for (std::size_t k = begin; k < end; ++k) {
+    const std::size_t i = list ? static_cast<std::size_t>(list[k]) : k;
     const auto lo = static_cast<std::size_t>(batch.offsets[i]);
     const auto hi = static_cast<std::size_t>(batch.offsets[i + 1]);
     ProblemOut out{r.coef.data() + i * P, 0, 0, 0, LstsqStatus::kOk, false};
     solve_problem<P, T>(batch.a.data + lo * P, batch.b + lo,
-                        batch.weights ? batch.weights + lo : nullptr, hi - lo, cfg, out);
+                        batch.weights ? batch.weights + lo : nullptr, hi - lo, cfg, list == nullptr,
+                        out);
     r.rss[i] = out.rss;
     r.r2[i] = out.r2;
     r.rank[i] = out.rank;
@@ -260,11 +261,12 @@ std::size_t solve_fixed(const LstsqBatch<T>& batch, const Config& cfg, std::size
 
 template <typename T, int... Ps>
 std::size_t dispatch(const LstsqBatch<T>& batch, const Config& cfg, std::size_t begin,
-                     std::size_t end, LstsqResult& r, std::integer_sequence<int, Ps...>) {
+                     std::size_t end, const std::int64_t* list, LstsqResult& r,
+                     std::integer_sequence<int, Ps...>) {
   const std::size_t p = batch.a.cols;
   std::size_t qr = 0;
   const bool found = ((p == static_cast<std::size_t>(Ps + 1)
-                           ? (qr = solve_fixed<Ps + 1, T>(batch, cfg, begin, end, r), true)
+                           ? (qr = solve_fixed<Ps + 1, T>(batch, cfg, begin, end, list, r), true)
                            : false) ||
                       ...);
   if (!found) throw InvalidArgument("lstsq: unsupported column count " + std::to_string(p));
@@ -276,7 +278,14 @@ std::size_t dispatch(const LstsqBatch<T>& batch, const Config& cfg, std::size_t 
 template <typename T>
 std::size_t solve_range(const LstsqBatch<T>& batch, const Config& cfg, std::size_t begin,
                         std::size_t end, LstsqResult& r) {
-  return dispatch<T>(batch, cfg, begin, end, r,
+  return dispatch<T>(batch, cfg, begin, end, nullptr, r,
+                     std::make_integer_sequence<int, static_cast<int>(kLstsqMaxColumns)>{});
+}
+
+template <typename T>
+std::size_t solve_list_qr(const LstsqBatch<T>& batch, const Config& cfg, const std::int64_t* list,
+                          std::size_t begin, std::size_t end, LstsqResult& r) {
+  return dispatch<T>(batch, cfg, begin, end, list, r,
                      std::make_integer_sequence<int, static_cast<int>(kLstsqMaxColumns)>{});
 }
 
@@ -284,5 +293,11 @@ template std::size_t solve_range<float>(const LstsqBatch<float>&, const Config&,
                                         std::size_t, LstsqResult&);
 template std::size_t solve_range<double>(const LstsqBatch<double>&, const Config&, std::size_t,
                                          std::size_t, LstsqResult&);
+template std::size_t solve_list_qr<float>(const LstsqBatch<float>&, const Config&,
+                                          const std::int64_t*, std::size_t, std::size_t,
+                                          LstsqResult&);
+template std::size_t solve_list_qr<double>(const LstsqBatch<double>&, const Config&,
+                                           const std::int64_t*, std::size_t, std::size_t,
+                                           LstsqResult&);
 
 }  // namespace segcore::lstsq_detail::SEGCORE_KERNEL_NS

@@ -13,8 +13,18 @@ RangeKernel<T> range_kernel() {
   return &base::solve_range<T>;
 }
 
+template <typename T>
+ListKernel<T> list_kernel() {
+#if defined(SEGCORE_HAVE_AVX2_KERNELS)
+  if (cpu::has_avx2_fma()) return &avx2::solve_list_qr<T>;
+#endif
+  return &base::solve_list_qr<T>;
+}
+
 template RangeKernel<float> range_kernel<float>();
 template RangeKernel<double> range_kernel<double>();
+template ListKernel<float> list_kernel<float>();
+template ListKernel<double> list_kernel<double>();
 
 const char* range_kernel_isa() { return cpu::has_avx2_fma() ? "avx2+fma" : "baseline"; }
 

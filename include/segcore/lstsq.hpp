@@ -3,8 +3,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "segcore/device.hpp"
 #include "segcore/matrix.hpp"
 
 namespace segcore {
@@ -46,6 +48,11 @@ struct LstsqParams {
   double rcond = -1;
   /// CPU threads (0 = all). Results do not depend on it.
   int threads = 0;
+  /// Where to solve. kCpu: the CPU kernels. kCuda: the CUDA kernels (throws NotCompiled in a
+  /// build without CUDA, CudaError when no device answers); problems the GPU's Cholesky guard
+  /// rejects are finished on the CPU by the same QR path. kAuto: CUDA when it is compiled in and
+  /// a device answers, else the CPU.
+  Device device = Device::kCpu;
 };
 
 /// Per-problem results, all in double whatever the input type.
@@ -59,6 +66,7 @@ struct LstsqResult {
   std::vector<int> rank;     ///< problems: effective rank of the (augmented, weighted) system
   std::vector<LstsqStatus> status;  ///< problems
   std::size_t qr_problems = 0;      ///< how many problems took the QR path (the rest: Cholesky)
+  std::string backend;              ///< what ran: "cpu (avx2+fma)", "cuda (NVIDIA H100 ...)"
 };
 
 /// Solves, for each problem i of `batch`, min_x ||W_i^(1/2) (A_i x - b_i)||^2 + lambda ||x||^2
@@ -68,7 +76,8 @@ struct LstsqResult {
 /// complete orthogonal decomposition (column-pivoted Householder QR) of the weighted, augmented
 /// system, which gives the minimum-norm solution when the rank is below p.
 /// Throws InvalidArgument for inconsistent shapes or offsets, p outside [1, 16], a negative or
-/// non-finite ridge, a bad ridge_skip_column, or a negative weight.
+/// non-finite ridge, a bad ridge_skip_column, or a negative weight; NotCompiled / CudaError /
+/// CublasError for params.device = kCuda as described there.
 template <typename T>
 LstsqResult lstsq_batched(const LstsqBatch<T>& batch, const LstsqParams& params = {});
 
