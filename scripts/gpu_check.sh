@@ -36,6 +36,14 @@ if command -v compute-sanitizer >/dev/null; then
     > "$out/gpu-memcheck-$device.log" 2>&1
   compute-sanitizer --tool racecheck build-gpu/tests/test_kmeans_cuda \
     --gtest_filter='CudaBackend.LloydPass*' > "$out/gpu-racecheck-$device.log" 2>&1
+  compute-sanitizer --tool memcheck build-gpu/tests/test_lstsq_cuda \
+    --gtest_filter='LstsqCuda.*:-LstsqCuda.Command*' > "$out/gpu-memcheck-lstsq-$device.log" 2>&1
+  compute-sanitizer --tool racecheck build-gpu/tests/test_lstsq_cuda \
+    --gtest_filter='LstsqCuda.Ragged*:LstsqCuda.WellConditioned*' \
+    > "$out/gpu-racecheck-lstsq-$device.log" 2>&1
+  for f in "$out"/gpu-*check*-"$device".log; do
+    echo "$(basename "$f"): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$f" | tail -1)"
+  done
 fi
 set -e
 filter='DeviceCopy|LloydCuda'
@@ -43,9 +51,15 @@ filter='DeviceCopy|LloydCuda'
 build-gpu/bench/bench_kmeans --benchmark_filter="$filter" --benchmark_format=json \
   --benchmark_out="$out/gpu-bench-kmeans-$device-$stamp.json" --benchmark_out_format=json \
   > /dev/null 2> "$out/gpu-bench-kmeans-$device.err" || true
-python3 - "$out/gpu-bench-kmeans-$device-$stamp.json" <<'PY' || true
-import json, sys
+lfilter='BM_(lstsq_cuda_kernel|lstsq_cuda_end_to_end|cublas_gels_batched)/'
+[ "$mode" = quick ] && lfilter='BM_(lstsq_cuda_kernel|cublas_gels_batched)/m:24/features:4'
+build-gpu/bench/bench_lstsq --problems=10000000 --benchmark_filter="$lfilter" \
+  --benchmark_out="$out/gpu-bench-lstsq-$device-$stamp.json" --benchmark_out_format=json \
+  > /dev/null 2> "$out/gpu-bench-lstsq-$device.err" || true
+python3 - "$out/gpu-bench-kmeans-$device-$stamp.json" "$out/gpu-bench-lstsq-$device-$stamp.json" <<'PY' || true
+import json, os, sys
 b = json.load(open(sys.argv[1]))["benchmarks"]
+lsq = json.load(open(sys.argv[2]))["benchmarks"] if os.path.exists(sys.argv[2]) else []
 copy = [x for x in b if x["name"].startswith("DeviceCopy")]
 bw = copy[0].get("GB_read", 0) if copy else 0
 print(f"device copy: {bw:.0f} GB/s read")
@@ -53,6 +67,10 @@ print(f"{'benchmark':58} {'ms':>9} {'GB/s':>8} {'x read time':>11}")
 for x in b:
     if not x["name"].startswith("LloydCuda") or "error_message" in x: continue
     gbs = x.get("GB", 0)
+    print(f"{x['name']:58} {x['real_time']:9.3f} {gbs:8.0f} {bw / gbs if gbs else 0:11.2f}")
+for x in lsq:
+    if "error_message" in x: continue
+    gbs = x.get("GB/s", 0)
     print(f"{x['name']:58} {x['real_time']:9.3f} {gbs:8.0f} {bw / gbs if gbs else 0:11.2f}")
 PY
 echo "ctest exit $ctest_rc; logs in $out"
