@@ -148,7 +148,8 @@ template <typename T, int DP>
 __global__ void __launch_bounds__(kThreads)
     lloyd_kernel(DataView<T> data, PackedCentroidsView<T> c, std::int32_t* __restrict__ labels,
                  bool accumulate, bool shared_centroids, bool shared_partials,
-                 double* __restrict__ partials, double* __restrict__ block_totals) {
+                 double* __restrict__ partials, double* __restrict__ block_totals,
+                 const std::int32_t* __restrict__ given) {
   using Sort = cub::BlockRadixSort<int, kThreads, 1, int>;
   using Scan = cub::BlockScan<int, kThreads>;
   using Reduce = cub::BlockReduce<double, kThreads>;
@@ -193,7 +194,7 @@ __global__ void __launch_bounds__(kThreads)
       T xr[DP > 0 ? DP : 1];
       const T* xrow = data.x + i * d;
       if constexpr (DP > 0) load_row<T, DP>(data.x, i, d, xr);
-      label = nearest_label<T, DP>(xr, xrow, d, cs, cn, k, c.stride);
+      label = given ? given[i] : nearest_label<T, DP>(xr, xrow, d, cs, cn, k, c.stride);
       w = weight_of(data, i);
       inertia += w * exact_distance_reg<T, DP>(xr, xrow,
                                                cs + static_cast<std::size_t>(label) * c.stride, d);
@@ -531,13 +532,25 @@ int padded_width(int d) {
   return (d + 3) / 4 * 4;
 }
 
+/// The fused kernel for d, or with given labels the one that keeps nothing in registers (the
+/// rows are read once, for the exact distance only).
+template <typename Fn>
+void with_lloyd_dp(int d, bool given_labels, Fn&& fn) {
+  if (given_labels)
+    fn(Width<0>{});
+  else
+    with_dp(d, fn);
+}
+
 template <typename T>
-LloydPlan plan_lloyd(int d, int k, bool accumulate, int device) {
+LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels) {
   LloydPlan plan;
+  plan.given_labels = given_labels;
   const int stride = padded_width(d);
   const std::size_t cbytes = centroid_shared_bytes<T>(k, stride);
   const std::size_t limit = static_cast<std::size_t>(max_dynamic_shared(device));
-  const bool shared_centroids = cbytes <= limit / 2;
+  // Given labels, the centroids are read only for each row's own (exact) distance.
+  const bool shared_centroids = !given_labels && cbytes <= limit / 2;
   plan.shared_centroids = shared_centroids;
   std::size_t bytes = shared_centroids ? (cbytes + 15) / 16 * 16 : 0;
   const std::size_t pbytes = static_cast<std::size_t>(k) * (d + 1) * sizeof(double);
@@ -547,7 +560,7 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device) {
   int sms = 0, per_sm = 0;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
         "cudaDeviceGetAttribute(MultiProcessorCount)");
-  with_dp(d, [&](auto width) {
+  with_lloyd_dp(d, given_labels, [&](auto width) {
     auto kernel = lloyd_kernel<T, decltype(width)::value>;
     allow_shared(kernel, bytes);
     check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, bytes),
@@ -562,17 +575,19 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device) {
 template <typename T>
 void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
                 const LloydPlan& plan, bool accumulate, double* partials, double* block_totals,
-                double* out, cudaStream_t stream) {
+                double* out, cudaStream_t stream, const std::int32_t* given) {
+  if ((given != nullptr) != plan.given_labels)
+    throw InvalidArgument("lloyd_pass: given labels and the plan disagree");
   const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
   // Fewer blocks than the plan when there are fewer tiles; the plan's count otherwise (fixed).
   const int blocks = static_cast<int>(tiles < plan.blocks ? tiles : plan.blocks);
   const bool shared_centroids = plan.shared_centroids;
-  with_dp(data.d, [&](auto width) {
+  with_lloyd_dp(data.d, plan.given_labels, [&](auto width) {
     auto kernel = lloyd_kernel<T, decltype(width)::value>;
     allow_shared(kernel, plan.shared_bytes);
     kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(data, c, labels, accumulate,
                                                             shared_centroids, plan.shared_partials,
-                                                            partials, block_totals);
+                                                            partials, block_totals, given);
     check_launch("lloyd_kernel");
   });
   const int width = data.d + 1;
@@ -687,9 +702,10 @@ void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream) 
 }
 
 #define SEGCORE_INSTANTIATE(T)                                                                     \
-  template LloydPlan plan_lloyd<T>(int, int, bool, int);                                           \
+  template LloydPlan plan_lloyd<T>(int, int, bool, int, bool);                                     \
   template void lloyd_pass<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,    \
-                              const LloydPlan&, bool, double*, double*, double*, cudaStream_t);    \
+                              const LloydPlan&, bool, double*, double*, double*, cudaStream_t,     \
+                              const std::int32_t*);                                                \
   template void nearest<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,       \
                            double*, cudaStream_t);                                                 \
   template void update_closest<T>(const DataView<T>&, const PackedCentroidsView<T>&, double*,      \

@@ -4,6 +4,7 @@
 // partials, then one ordered pass), so results are bitwise reproducible on a given device.
 #pragma once
 
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
@@ -39,6 +40,7 @@ struct DataView {
 /// tiles, and the per-block partial buffers the caller allocates.
 struct LloydPlan {
   int blocks = 0;
+  bool given_labels = false;      ///< labels come from the caller (the GEMM path), not computed
   bool shared_centroids = false;  ///< centroids staged in shared memory (else read from global)
   bool shared_partials = false;   ///< per-block sums held in shared memory (else in `partials`)
   std::size_t shared_bytes = 0;
@@ -47,17 +49,50 @@ struct LloydPlan {
 
 /// Chooses the launch of lloyd_pass for this device and shape (depends only on the device and
 /// the shape: the same plan, hence the same reduction order, every time).
+/// With `given_labels` the plan is for lloyd_pass with labels supplied by the caller.
 template <typename T>
-LloydPlan plan_lloyd(int d, int k, bool accumulate, int device);
+LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels = false);
 
 /// One read of the data: labels (stored, counts changes), exact inertia, and when `accumulate`
 /// the per-centroid weighted sums and weights. Writes to `out` (device): [0] inertia,
 /// [1] changed (as double), then when accumulating k * d sums and k weight sums.
 /// `partials` (plan.partial_doubles) and `block_totals` (2 * plan.blocks) are scratch.
+/// `given` (n labels, device; only with a plan made with given_labels): the new labels, as
+/// gemm_labels computes them, instead of the kernel's own nearest-centroid search.
 template <typename T>
 void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
                 const LloydPlan& plan, bool accumulate, double* partials, double* block_totals,
-                double* out, cudaStream_t stream);
+                double* out, cudaStream_t stream, const std::int32_t* given = nullptr);
+
+// ---- the GEMM path for large k x d (kernels/kmeans_gemm.cu) ----
+
+/// Whether the GEMM path serves this shape better than the fused kernel: the inner dimension is
+/// long enough for a GEMM and the centroids (k x d) are too many to keep on chip.
+bool gemm_path_suits(std::int64_t n, int d, int k);
+/// The largest k the GEMM path takes (its label sums use one block per label chunk).
+constexpr int kGemmMaxK = 65536;
+
+/// Rows per GEMM tile: the tile's k x rows score matrix takes about 32 MiB, so that it stays in
+/// L2 between the GEMM that writes it and the argmin that reads it. A multiple of 256.
+std::int64_t gemm_tile_rows(std::int64_t n, int k, std::size_t value_bytes);
+
+/// Labels by GEMM: for each tile of rows, scores (k x rows, column-major, tile_rows * k values
+/// of scratch) = C X^T by cuBLAS (cublas bound to `stream` by the caller), then per row
+/// argmin_j norms_j - 2 score_j (strictly smaller wins: ties to the lowest index) into next.
+template <typename T>
+void gemm_labels(cublasHandle_t cublas, const DataView<T>& data, const PackedCentroidsView<T>& c,
+                 T* scores, std::int64_t tile_rows, std::int32_t* next, cudaStream_t stream);
+
+/// Scratch bytes label_sums needs (n < 2^31, k <= kGemmMaxK).
+std::size_t label_sums_scratch_bytes(std::int64_t n, int k, int d);
+
+/// The per-label weighted sums and weights of the rows, in a fixed order: the rows are sorted
+/// by label (stable radix sort), each label's run is cut into chunks of 1024 rows summed by one
+/// block each, and the chunks are added in order. Writes out[2 + j * d + f] (sums) and
+/// out[2 + k * d + j] (weights), as lloyd_pass does.
+template <typename T>
+void label_sums(const DataView<T>& data, const std::int32_t* labels, int k, void* scratch,
+                std::size_t scratch_bytes, double* out, cudaStream_t stream);
 
 /// Nearest centroid of each row (ties to the lowest index): labels (may be nullptr) and the
 /// exact squared distance in double (may be nullptr).

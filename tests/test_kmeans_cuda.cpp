@@ -17,8 +17,25 @@
 #include "segcore/error.hpp"
 #include "segcore/kmeans.hpp"
 
+#if defined(SEGCORE_WITH_CUDA)
+#include "cuda/cuda_backend.hpp"
+#endif
+
 namespace segcore {
 namespace {
+
+// Which Lloyd path the GPU backend takes (cuda::LloydPath where CUDA is compiled in).
+enum class Path { kAuto, kFused, kGemm };
+
+template <typename T>
+std::unique_ptr<KMeansBackend<T>> gpu_backend(Path path) {
+#if defined(SEGCORE_WITH_CUDA)
+  return cuda::make_cuda_backend<T>(static_cast<cuda::LloydPath>(static_cast<int>(path)));
+#else
+  (void)path;
+  return make_kmeans_backend<T>(Device::kCuda, 0);  // throws NotCompiled
+#endif
+}
 
 bool have_gpu() { return cuda_compiled() && !cuda_devices().empty(); }
 
@@ -72,27 +89,30 @@ std::vector<T> pick_centroids(const Data<T>& data, std::size_t k) {
 double rel(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-300); }
 
 template <typename T>
-void compare_lloyd_pass(std::size_t n, std::size_t d, std::size_t k, bool weighted) {
+void compare_lloyd_pass(std::size_t n, std::size_t d, std::size_t k, bool weighted,
+                        Path path = Path::kAuto) {
   const Data<T> data = blobs<T>(n, d, std::max<std::size_t>(1, k / 2), weighted, n * 31 + d);
   const std::vector<T> c = pick_centroids(data, k);
   const ConstMatrixView<T> cv{c.data(), k, d};
   auto cpu = make_kmeans_backend<T>(Device::kCpu, 0);
-  auto gpu = make_kmeans_backend<T>(Device::kCuda, 0);
+  auto gpu = gpu_backend<T>(path);
   cpu->set_data(data.view(), data.weights());
   gpu->set_data(data.view(), data.weights());
   std::vector<double> s_cpu(k * d), w_cpu(k), s_gpu(k * d), w_gpu(k);
   const LloydPassResult r_cpu = cpu->lloyd_pass(cv, s_cpu.data(), w_cpu.data());
   const LloydPassResult r_gpu = gpu->lloyd_pass(cv, s_gpu.data(), w_gpu.data());
   const std::string what = "n=" + std::to_string(n) + " d=" + std::to_string(d) +
-                           " k=" + std::to_string(k) + (weighted ? " weighted" : "");
-  // Same scores in the same order (fused multiply-adds from f = 0 on both): the same labels,
-  // except where the CPU's build has no FMA and a near-tie flips.
+                           " k=" + std::to_string(k) + (weighted ? " weighted" : "") +
+                           (path == Path::kGemm ? " gemm" : "");
+  // Fused path: the same scores in the same order (fused multiply-adds from f = 0 on both), so
+  // the same labels except where the CPU's build has no FMA and a near-tie flips. GEMM path:
+  // cuBLAS sums the dot products in its own order, so a near-tie may flip either way.
   std::vector<std::int32_t> l_cpu(n), l_gpu(n);
   cpu->labels(l_cpu.data());
   gpu->labels(l_gpu.data());
   std::size_t differ = 0;
   for (std::size_t i = 0; i < n; ++i) differ += l_cpu[i] != l_gpu[i];
-  EXPECT_LE(differ, n / 10000) << what;
+  EXPECT_LE(differ, path == Path::kGemm ? n / 1000 : n / 10000) << what;
   EXPECT_EQ(r_gpu.changed, static_cast<std::int64_t>(n)) << what;  // all labels were -1
   if (differ == 0) {
     EXPECT_LE(rel(r_gpu.inertia, r_cpu.inertia), 1e-12) << what;
@@ -123,6 +143,55 @@ TEST(CudaBackend, LloydPassMatchesCpuAcrossShapes) {
       compare_lloyd_pass<float>(s[0], s[1], s[2], weighted);
       compare_lloyd_pass<double>(s[0], s[1], s[2], weighted);
     }
+}
+
+// The GEMM path (cuBLAS scores on tiles of rows, warp argmin, sorted label sums) against the CPU,
+// forced on small shapes and on one it is chosen for (d = 128, k = 1024): d not a multiple of
+// 4 or 32, n not a multiple of the tile or the block, k = 1, k = n, weights.
+TEST(CudaBackend, GemmPathMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  const std::size_t shapes[][3] = {{5003, 41, 300}, {3000, 128, 1024}, {20000, 32, 600},
+                                   {1000, 7, 1},    {300, 35, 300},    {70001, 64, 257}};
+  for (const auto& s : shapes)
+    for (const bool weighted : {false, true}) {
+      compare_lloyd_pass<float>(s[0], s[1], s[2], weighted, Path::kGemm);
+      compare_lloyd_pass<double>(s[0], s[1], s[2], weighted, Path::kGemm);
+    }
+}
+
+// Both paths on the same input: the same labels (clusters far apart, so no near-ties), sums and
+// inertia within rounding of each other; the automatic choice is the GEMM path at this shape.
+TEST(CudaBackend, GemmAndFusedPathsAgree) {
+  SKIP_WITHOUT_GPU();
+  const std::size_t n = 30011, d = 128, k = 512;
+  const Data<float> data = blobs<float>(n, d, k, true, 77);
+  const std::vector<float> c = pick_centroids(data, k);
+  const ConstMatrixView<float> cv{c.data(), k, d};
+  std::vector<std::vector<std::int32_t>> labels;
+  std::vector<std::vector<double>> sums;
+  std::vector<double> inertia;
+  for (const Path path : {Path::kFused, Path::kGemm, Path::kAuto}) {
+    auto gpu = gpu_backend<float>(path);
+    gpu->set_data(data.view(), data.weights());
+    std::vector<double> s(k * d + k);
+    const LloydPassResult r = gpu->lloyd_pass(cv, s.data(), s.data() + k * d);
+    std::vector<std::int32_t> l(n);
+    gpu->labels(l.data());
+    labels.push_back(l);
+    sums.push_back(s);
+    inertia.push_back(r.inertia);
+  }
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < n; ++i) differ += labels[0][i] != labels[1][i];
+  EXPECT_LE(differ, n / 1000);
+  if (differ == 0) {
+    EXPECT_LE(rel(inertia[1], inertia[0]), 1e-12);
+    for (std::size_t e = 0; e < sums[0].size(); ++e)
+      EXPECT_NEAR(sums[1][e], sums[0][e], 1e-11 * (1 + std::fabs(sums[0][e]))) << e;
+  }
+  // kAuto took the GEMM path: bitwise its answer.
+  EXPECT_EQ(labels[2], labels[1]);
+  EXPECT_EQ(0, std::memcmp(sums[2].data(), sums[1].data(), sums[1].size() * sizeof(double)));
 }
 
 TEST(CudaBackend, FullFitMatchesCpuWithExplicitInit) {

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,7 +64,7 @@ struct OutOfRange {
 template <typename T>
 class CudaBackend final : public KMeansBackend<T> {
  public:
-  CudaBackend() : device_(select_device()) {
+  explicit CudaBackend(LloydPath path) : device_(select_device()), path_(path) {
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, device_), "cudaGetDeviceProperties");
     name_ = prop.name;
@@ -86,6 +87,11 @@ class CudaBackend final : public KMeansBackend<T> {
     closest_ = DeviceBuffer<double>();
     scratch_ = DeviceBuffer<double>();
     has_closest_ = false;
+    // The plan and the GEMM path's buffers depend on n and d.
+    plan_valid_ = false;
+    scores_ = DeviceBuffer<T>();
+    next_labels_ = DeviceBuffer<std::int32_t>();
+    sums_scratch_ = DeviceBuffer<unsigned char>();
     const std::size_t n = x.rows, d = x.cols;
     const std::size_t need = n * d * sizeof(T) + (weights ? n * sizeof(T) : 0) +
                              n * sizeof(std::int32_t) + 2 * n * sizeof(double);
@@ -135,22 +141,36 @@ class CudaBackend final : public KMeansBackend<T> {
   LloydPassResult lloyd_pass(ConstMatrixView<T> c, double* sums, double* weight_sums) override {
     const Packed& p = pack(c);
     const bool accumulate = sums != nullptr && weight_sums != nullptr;
-    const int k = static_cast<int>(c.rows);
-    if (!plan_valid_ || plan_k_ != k || plan_accumulate_ != accumulate) {
-      plan_ = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_);
-      plan_k_ = k;
-      plan_accumulate_ = accumulate;
-      plan_valid_ = true;
-      partials_.resize(std::max<std::size_t>(plan_.partial_doubles, 1));
-      lloyd_totals_.resize(2 * static_cast<std::size_t>(plan_.blocks));
-      lloyd_out_.resize(2 + static_cast<std::size_t>(k) * (d_ + 1));
+    const int k = static_cast<int>(c.rows), d = static_cast<int>(d_);
+    const auto n = static_cast<std::int64_t>(n_);
+    const bool gemm =
+        path_ == LloydPath::kGemm || (path_ == LloydPath::kAuto && gemm_path_suits(n, d, k));
+    if (gemm && (n >= (std::int64_t{1} << 31) || k > kGemmMaxK))
+      throw InvalidArgument("the GEMM path takes n < 2^31 rows and k <= " +
+                            std::to_string(kGemmMaxK));
+    lloyd_out_.resize(2 + static_cast<std::size_t>(k) * (d_ + 1));
+    if (gemm) {
+      // Labels by GEMM + argmin, then the fused kernel with those labels for the inertia and
+      // the changed count, and the sorted label sums for the update.
+      prepare_gemm(k, accumulate);
+      gemm_labels<T>(cublas_->get(), view(), p.view, scores_.data(), tile_rows_,
+                     next_labels_.data(), stream_.get());
+      const LloydPlan& plan = plan_for(k, false, true);
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, false, partials_.data(),
+                          lloyd_totals_.data(), lloyd_out_.data(), stream_.get(),
+                          next_labels_.data());
+      if (accumulate)
+        label_sums<T>(view(), labels_.data(), k, sums_scratch_.data(), sums_scratch_.size(),
+                      lloyd_out_.data(), stream_.get());
+    } else {
+      const LloydPlan& plan = plan_for(k, accumulate, false);
+      if (accumulate && !plan.shared_partials)
+        check(cudaMemsetAsync(partials_.data(), 0, plan.partial_doubles * sizeof(double),
+                              stream_.get()),
+              "cudaMemsetAsync");
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, accumulate, partials_.data(),
+                          lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
     }
-    if (accumulate && !plan_.shared_partials)
-      check(cudaMemsetAsync(partials_.data(), 0, plan_.partial_doubles * sizeof(double),
-                            stream_.get()),
-            "cudaMemsetAsync");
-    cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_, accumulate, partials_.data(),
-                        lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
     const std::size_t count = accumulate ? 2 + static_cast<std::size_t>(k) * (d_ + 1) : 2;
     host_out_.resize(count);
     download(host_out_.data(), lloyd_out_.data(), count);
@@ -357,6 +377,44 @@ class CudaBackend final : public KMeansBackend<T> {
     return packed_;
   }
 
+  /// The fused kernel's plan for this shape, made once per (k, accumulate, given labels).
+  const LloydPlan& plan_for(int k, bool accumulate, bool given) {
+    if (!plan_valid_ || plan_k_ != k || plan_accumulate_ != accumulate || plan_given_ != given) {
+      plan_ = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given);
+      plan_k_ = k;
+      plan_accumulate_ = accumulate;
+      plan_given_ = given;
+      plan_valid_ = true;
+      partials_.resize(std::max<std::size_t>(plan_.partial_doubles, 1));
+      lloyd_totals_.resize(2 * static_cast<std::size_t>(plan_.blocks));
+    }
+    return plan_;
+  }
+
+  /// The GEMM path's buffers for k centroids: the tile's scores, the new labels and, when
+  /// accumulating, the sort scratch; checked against free memory before allocating.
+  void prepare_gemm(int k, bool accumulate) {
+    const auto n = static_cast<std::int64_t>(n_);
+    const int d = static_cast<int>(d_);
+    const std::int64_t tile = gemm_tile_rows(n, k, sizeof(T));
+    const std::size_t score_values = static_cast<std::size_t>(tile) * k;
+    const std::size_t sums_bytes = accumulate ? label_sums_scratch_bytes(n, k, d) : 0;
+    std::size_t need = 0;
+    if (scores_.size() < score_values) need += score_values * sizeof(T);
+    if (next_labels_.size() != n_) need += n_ * sizeof(std::int32_t);
+    if (sums_scratch_.size() < sums_bytes) need += sums_bytes;
+    if (need > 0) require_device_memory(need, "the GEMM path's scores, labels and sort buffers");
+    if (scores_.size() < score_values) scores_.resize(score_values);
+    if (next_labels_.size() != n_) next_labels_.resize(n_);
+    if (sums_scratch_.size() < sums_bytes) sums_scratch_.resize(sums_bytes);
+    tile_rows_ = tile;
+    if (!cublas_) {
+      cublas_ = std::make_unique<CublasHandle>();
+      cublas_->set_stream(stream_.get());
+      check(cublasSetMathMode(cublas_->get(), CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    }
+  }
+
   template <typename U>
   void copy_to_device(U* dst, const U* src, std::size_t count) {
     check(cudaMemcpyAsync(dst, src, count * sizeof(U), cudaMemcpyHostToDevice, stream_.get()),
@@ -381,21 +439,28 @@ class CudaBackend final : public KMeansBackend<T> {
   DeviceBuffer<double> block_totals_;
   Packed packed_;
   std::vector<T> host_padded_, host_norms_;
+  LloydPath path_;
   LloydPlan plan_;
-  bool plan_valid_ = false, plan_accumulate_ = false;
+  bool plan_valid_ = false, plan_accumulate_ = false, plan_given_ = false;
   int plan_k_ = 0;
   DeviceBuffer<double> partials_, lloyd_totals_, lloyd_out_;
   std::vector<double> host_out_;
+  // The GEMM path (created on first use).
+  std::unique_ptr<CublasHandle> cublas_;
+  DeviceBuffer<T> scores_;
+  DeviceBuffer<std::int32_t> next_labels_;
+  DeviceBuffer<unsigned char> sums_scratch_;
+  std::int64_t tile_rows_ = 0;
 };
 
 }  // namespace
 
 template <typename T>
-std::unique_ptr<KMeansBackend<T>> make_cuda_backend() {
-  return std::make_unique<CudaBackend<T>>();
+std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path) {
+  return std::make_unique<CudaBackend<T>>(path);
 }
 
-template std::unique_ptr<KMeansBackend<float>> make_cuda_backend<float>();
-template std::unique_ptr<KMeansBackend<double>> make_cuda_backend<double>();
+template std::unique_ptr<KMeansBackend<float>> make_cuda_backend<float>(LloydPath);
+template std::unique_ptr<KMeansBackend<double>> make_cuda_backend<double>(LloydPath);
 
 }  // namespace segcore::cuda

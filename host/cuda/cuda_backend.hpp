@@ -9,8 +9,14 @@
 
 namespace segcore::cuda {
 
+/// How a Lloyd pass finds labels: the fused kernel (centroids on chip), or cuBLAS GEMM on tiles
+/// of rows plus an argmin kernel (large k x d); kAuto chooses from the shape
+/// (gemm_path_suits in kernels/kmeans_kernels.hpp). Both give the same labels except where two
+/// scores are within rounding of each other.
+enum class LloydPath { kAuto, kFused, kGemm };
+
 /// The backend on the current CUDA device; throws CudaError when no device answers.
 template <typename T>
-std::unique_ptr<KMeansBackend<T>> make_cuda_backend();
+std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path = LloydPath::kAuto);
 
 }  // namespace segcore::cuda
