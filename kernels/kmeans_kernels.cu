@@ -58,7 +58,19 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
   for (int j = 0; j < k; ++j) {
     const T* c = cs + static_cast<std::size_t>(j) * stride;
     T acc = 0;
-    if constexpr (DP > 0) {
+    if constexpr (DP > 0 && std::is_same_v<T, float>) {
+      // 16-byte loads (rows are padded to a multiple of 4 and 16-byte aligned): a quarter of
+      // the shared-memory instructions, the same FMAs in the same order.
+      const float4* c4 = reinterpret_cast<const float4*>(c);
+#pragma unroll
+      for (int q = 0; q < DP / 4; ++q) {
+        const float4 v = c4[q];
+        acc = fma(xr[4 * q], v.x, acc);
+        acc = fma(xr[4 * q + 1], v.y, acc);
+        acc = fma(xr[4 * q + 2], v.z, acc);
+        acc = fma(xr[4 * q + 3], v.w, acc);
+      }
+    } else if constexpr (DP > 0) {
 #pragma unroll
       for (int f = 0; f < DP; ++f) acc = fma(xr[f], c[f], acc);
     } else {
