@@ -10,15 +10,23 @@
 //   build/bench/bench_kmeans --benchmark_filter='LloydCuda|DeviceCopy'
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <exception>
 #include <map>
+#include <memory>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "parallel.hpp"
 #include "segcore/backend.hpp"
+#include "segcore/kmeans.hpp"
 #if defined(SEGCORE_WITH_CUDA)
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+
+#include "cuda/cuda_backend.hpp"
+#include "cuda/cuda_raii.hpp"
 #endif
 
 namespace {
@@ -82,18 +90,36 @@ const std::vector<T>& large_data(std::size_t n, std::size_t d) {
   return x;
 }
 
-template <typename T>
-void LloydCuda(benchmark::State& state) {
+bool skip_without_gpu(benchmark::State& state) {
   if (!segcore::cuda_compiled() || segcore::cuda_devices().empty()) {
     state.SkipWithError("no CUDA device");
-    return;
+    return true;
   }
+  return false;
+}
+
+/// The GPU backend; path (4th argument, when given): 0 the shape's choice, 1 the fused kernel,
+/// 2 the GEMM path.
+template <typename T>
+std::unique_ptr<segcore::KMeansBackend<T>> gpu_backend(long path) {
+#if defined(SEGCORE_WITH_CUDA)
+  return segcore::cuda::make_cuda_backend<T>(static_cast<segcore::cuda::LloydPath>(path));
+#else
+  (void)path;
+  return segcore::make_kmeans_backend<T>(segcore::Device::kCuda, 0);
+#endif
+}
+
+template <typename T>
+void LloydCuda(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
   const std::size_t n = static_cast<std::size_t>(state.range(0));
   const std::size_t d = static_cast<std::size_t>(state.range(1));
   const std::size_t k = static_cast<std::size_t>(state.range(2));
+  const long path = state.range(3);
   const std::vector<T>& x = large_data<T>(n, d);
   std::vector<T> c(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(k * d));
-  auto backend = segcore::make_kmeans_backend<T>(segcore::Device::kCuda, 0);
+  auto backend = gpu_backend<T>(path);
   backend->set_data({x.data(), n, d}, nullptr);
   std::vector<double> sums(k * d), wsum(k);
   backend->lloyd_pass({c.data(), k, d}, sums.data(), wsum.data());  // warm-up, plan
@@ -102,7 +128,88 @@ void LloydCuda(benchmark::State& state) {
     benchmark::DoNotOptimize(r.inertia);
   }
   set_counters(state, n, d, k, sizeof(T));
-  state.SetLabel(backend->describe());
+  state.SetLabel(backend->describe() + (path == 1 ? " fused" : path == 2 ? " gemm" : ""));
+}
+
+/// A whole fit on the GPU from data in host memory, end to end: upload, k-means++ seeding, up to
+/// 100 Lloyd iterations (tol 1e-4), labels back to the host. Counters: iterations run, and the
+/// seeding and Lloyd seconds the fit reports.
+void FitCuda(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+  const std::size_t n = static_cast<std::size_t>(state.range(0));
+  const std::size_t d = static_cast<std::size_t>(state.range(1));
+  const std::size_t k = static_cast<std::size_t>(state.range(2));
+  const std::vector<float>& x = large_data<float>(n, d);
+  segcore::KMeansParams params;
+  params.k = static_cast<int>(k);
+  params.init = segcore::KMeansInit::kKMeansPlusPlus;
+  params.n_init = 1;
+  params.max_iter = 100;
+  params.device = segcore::Device::kCuda;
+  segcore::KMeansResult<float> r;
+  try {
+    for (auto _ : state) {
+      r = segcore::kmeans_fit<float>({x.data(), n, d}, nullptr, params);
+      benchmark::DoNotOptimize(r.inertia);
+    }
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  state.counters["iterations"] = r.n_iter;
+  state.counters["init_s"] = r.init_seconds;
+  state.counters["lloyd_s"] = r.lloyd_seconds;
+  state.SetLabel(r.backend);
+}
+
+/// The peer of the GEMM path: cublasSgemm of the distance shape (the n x d data times the d x k
+/// centroids), in one call when the n x k result fits in half the free memory, else in tiles of
+/// 2^20 rows; CUDA events around the calls. GFLOP counts 2nkd like the Lloyd benchmarks.
+void Sgemm(benchmark::State& state) {
+  if (skip_without_gpu(state)) return;
+#if defined(SEGCORE_WITH_CUDA)
+  namespace cu = segcore::cuda;
+  const std::size_t n = static_cast<std::size_t>(state.range(0));
+  const std::size_t d = static_cast<std::size_t>(state.range(1));
+  const std::size_t k = static_cast<std::size_t>(state.range(2));
+  try {
+    const std::vector<float>& x = large_data<float>(n, d);
+    std::size_t free_bytes = 0, total = 0;
+    cu::check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
+    const std::size_t data_bytes = n * d * sizeof(float);
+    std::size_t tile = n;
+    if (data_bytes + n * k * sizeof(float) > free_bytes / 2)
+      tile = std::min(n, std::size_t{1} << 20);
+    cu::DeviceBuffer<float> dx(n * d), dc(k * d), out(tile * k);
+    cu::check(cudaMemcpy(dx.data(), x.data(), data_bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
+    cu::check(cudaMemcpy(dc.data(), x.data(), k * d * sizeof(float), cudaMemcpyHostToDevice),
+              "cudaMemcpy");
+    cu::Stream stream;
+    cu::CublasHandle handle;
+    handle.set_stream(stream.get());
+    cu::Event start, stop;
+    const float one = 1.0f, zero = 0.0f;
+    for (auto _ : state) {
+      start.record(stream.get());
+      for (std::size_t r0 = 0; r0 < n; r0 += tile) {
+        const int rows = static_cast<int>(std::min(tile, n - r0));
+        cu::check(cublasSgemm(handle.get(), CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(k), rows,
+                              static_cast<int>(d), &one, dc.data(), static_cast<int>(d),
+                              dx.data() + r0 * d, static_cast<int>(d), &zero, out.data(),
+                              static_cast<int>(k)),
+                  "cublasSgemm");
+      }
+      stop.record(stream.get());
+      stop.synchronize();
+      state.SetIterationTime(stop.since(start) / 1e3);
+    }
+    state.SetLabel(tile == n ? "one call" : "tiles of 2^20 rows");
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  set_counters(state, n, d, k, sizeof(float));
+#endif
 }
 
 /// Device-to-device copy of 4 GiB: GB/s counts the bytes read (half of the traffic), the
@@ -146,12 +253,24 @@ void DeviceCopy(benchmark::State& state) {
 void GpuGrid(benchmark::internal::Benchmark* b) {
   for (long n : {1000000L, 10000000L})
     for (long d : {4L, 8L, 16L, 32L, 64L, 128L})
-      for (long k : {4L, 8L, 16L, 32L, 64L, 256L, 1024L}) b->Args({n, d, k});
+      for (long k : {4L, 8L, 16L, 32L, 64L, 256L, 1024L}) b->Args({n, d, k, 0});
   for (long d : {4L, 8L, 16L, 32L})
-    for (long k : {8L, 32L, 256L}) b->Args({100000000L, d, k});
-  b->ArgNames({"n", "d", "k"});
+    for (long k : {8L, 32L, 256L}) b->Args({100000000L, d, k, 0});
+  // Both paths where the choice is close, to check the threshold.
+  for (long path : {1L, 2L})
+    for (const auto& s : {std::pair<long, long>{64, 256}, {32, 1024}, {128, 256}, {128, 1024}})
+      b->Args({10000000L, s.first, s.second, path});
+  b->ArgNames({"n", "d", "k", "path"});
   b->Unit(benchmark::kMillisecond);
   b->UseRealTime();
+}
+
+void SgemmGrid(benchmark::internal::Benchmark* b) {
+  for (const auto& s : {std::pair<long, long>{128, 1024}, {128, 256}, {32, 1024}, {16, 32}})
+    b->Args({10000000L, s.first, s.second});
+  b->Args({100000000L, 16, 32});
+  b->ArgNames({"n", "d", "k"});
+  b->Unit(benchmark::kMillisecond);
 }
 
 void Grid(benchmark::internal::Benchmark* b) {
@@ -170,4 +289,12 @@ BENCHMARK_TEMPLATE(Lloyd, float)->Apply(Grid);
 BENCHMARK_TEMPLATE(Lloyd, double)->Apply(Grid);
 BENCHMARK(DeviceCopy)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(LloydCuda, float)->Apply(GpuGrid);
+BENCHMARK(Sgemm)->Apply(SgemmGrid)->UseManualTime();
+BENCHMARK(FitCuda)
+    ->ArgNames({"n", "d", "k"})
+    ->Args({10000000, 16, 32})
+    ->Args({100000000, 16, 32})
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_MAIN();
