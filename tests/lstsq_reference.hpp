@@ -1,9 +1,15 @@
-// Long-double references and test matrices shared by the batched least-squares tests
-// (test_lstsq.cpp for the CPU, test_lstsq_cuda.cpp for the GPU).
+// Long-double references, test matrices and command-line helpers shared by the batched
+// least-squares tests (test_lstsq.cpp for the CPU, test_lstsq_cuda.cpp for the GPU).
 #pragma once
+
+#include <unistd.h>
 
 #include <cmath>
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -154,6 +160,24 @@ inline std::vector<double> conditioned_matrix(std::size_t m, std::size_t p, doub
       a[i * p + j] = static_cast<double>(s);
     }
   return a;
+}
+
+/// The segcore binary, built next to the tests' folder; empty when it is not there.
+inline std::string cli_path() {
+  char buf[4096];
+  const ssize_t len = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (len <= 0) return {};
+  const std::filesystem::path exe(std::string(buf, static_cast<std::size_t>(len)));
+  const std::filesystem::path cli = exe.parent_path().parent_path() / "segcore";
+  return std::filesystem::exists(cli) ? cli.string() : std::string();
+}
+
+/// A whole file as a string.
+inline std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 }  // namespace segcore::lstsq_test

@@ -411,15 +411,6 @@ TEST(Lstsq, InvalidArgumentsThrow) {
 
 // ---- the command, end to end ----
 
-std::string cli_path() {
-  char buf[4096];
-  const ssize_t len = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (len <= 0) return {};
-  const std::filesystem::path exe(std::string(buf, static_cast<std::size_t>(len)));
-  const std::filesystem::path cli = exe.parent_path().parent_path() / "segcore";
-  return std::filesystem::exists(cli) ? cli.string() : std::string();
-}
-
 struct CliRun {
   int status;
   std::string err;
@@ -433,13 +424,6 @@ CliRun run_cli(const std::string& args) {
   std::stringstream ss;
   ss << in.rdbuf();
   return {rc, ss.str()};
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 class LstsqCommand : public testing::Test {

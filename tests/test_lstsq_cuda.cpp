@@ -495,22 +495,6 @@ TEST(LstsqCuda, TwoRunsAreBitwiseIdentical) {
 
 // ---- the command ----
 
-std::string cli_path() {
-  char buf[4096];
-  const ssize_t len = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (len <= 0) return {};
-  const std::filesystem::path exe(std::string(buf, static_cast<std::size_t>(len)));
-  const std::filesystem::path cli = exe.parent_path().parent_path() / "segcore";
-  return std::filesystem::exists(cli) ? cli.string() : std::string();
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::vector<std::string>> read_rows(const std::string& path) {
   std::vector<std::vector<std::string>> rows;
   std::istringstream in(slurp(path));

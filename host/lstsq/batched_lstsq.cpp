@@ -114,6 +114,18 @@ void validate(const LstsqBatch<T>& batch, const LstsqParams& params) {
 template void validate<float>(const LstsqBatch<float>&, const LstsqParams&);
 template void validate<double>(const LstsqBatch<double>&, const LstsqParams&);
 
+LstsqResult sized_result(std::size_t n, std::size_t p) {
+  LstsqResult r;
+  r.problems = n;
+  r.p = p;
+  r.coef.resize(n * p);
+  r.rss.resize(n);
+  r.r2.resize(n);
+  r.rank.resize(n);
+  r.status.resize(n);
+  return r;
+}
+
 std::string cpu_backend_name() { return std::string("cpu (") + range_kernel_isa() + ")"; }
 
 template <typename T>
@@ -145,15 +157,8 @@ using lstsq_detail::Config;
 
 template <typename T>
 LstsqResult lstsq_batched_cpu(const LstsqBatch<T>& batch, const LstsqParams& params) {
-  const std::size_t n = batch.problems, p = batch.a.cols;
-  LstsqResult r;
-  r.problems = n;
-  r.p = p;
-  r.coef.resize(n * p);
-  r.rss.resize(n);
-  r.r2.resize(n);
-  r.rank.resize(n);
-  r.status.resize(n);
+  const std::size_t n = batch.problems;
+  LstsqResult r = lstsq_detail::sized_result(n, batch.a.cols);
   r.backend = lstsq_detail::cpu_backend_name();
   const Config cfg{params.ridge, params.ridge_skip_column, params.rcond};
   const lstsq_detail::RangeKernel<T> kernel = lstsq_detail::range_kernel<T>();

@@ -55,6 +55,9 @@ const char* range_kernel_isa();
 template <typename T>
 void validate(const LstsqBatch<T>& batch, const LstsqParams& params);
 
+/// A result for n problems of p coefficients, every array sized (values unset).
+LstsqResult sized_result(std::size_t n, std::size_t p);
+
 /// "cpu (avx2+fma)" or "cpu (baseline)": LstsqResult::backend of the CPU path.
 std::string cpu_backend_name();
 
