@@ -9,17 +9,14 @@
 // other path) and, for the update, through label_sums: a stable radix sort by label and
 // fixed-size chunks of each label's rows summed in order, so the result does not depend on
 // scheduling and no float atomics are used.
-#include <cub/block/block_scan.cuh>
-#include <cub/device/device_radix_sort.cuh>
-
 #include "cuda/cuda_raii.hpp"
 #include "kernels/kmeans_kernels.hpp"
+#include "kernels/label_chunks.cuh"
 
 namespace segcore::cuda {
 namespace {
 
-constexpr int kArgminWarps = 8;   // rows per block of the argmin kernel (one warp each)
-constexpr int kChunkRows = 1024;  // rows per block of the label sums
+constexpr int kArgminWarps = 8;  // rows per block of the argmin kernel (one warp each)
 constexpr unsigned kFull = 0xffffffffu;
 constexpr std::size_t kScoreBytes = std::size_t{32} << 20;
 
@@ -69,72 +66,20 @@ __global__ void __launch_bounds__(kArgminWarps * 32)
   if (lane == 0) next[r] = best_j < k ? best_j : 0;
 }
 
-__global__ void iota_kernel(std::int32_t* __restrict__ v, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
-    v[i] = static_cast<std::int32_t>(i);
-}
-
-/// starts[j] = first position of label j in the sorted labels (j = 0 .. k; starts[k] = n).
-__global__ void label_starts_kernel(const std::int32_t* __restrict__ sorted, std::int64_t n, int k,
-                                    std::int32_t* __restrict__ starts) {
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  if (j > k) return;
-  std::int64_t lo = 0, hi = n;
-  while (lo < hi) {
-    const std::int64_t mid = (lo + hi) / 2;
-    if (sorted[mid] < j)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  starts[j] = static_cast<std::int32_t>(lo);
-}
-
-/// chunk_off[j] = sum over labels < j of ceil(rows of label / kChunkRows) (one block, in order).
-__global__ void chunk_offsets_kernel(const std::int32_t* __restrict__ starts, int k,
-                                     std::int32_t* __restrict__ chunk_off) {
-  using Scan = cub::BlockScan<std::int32_t, 1024>;
-  __shared__ typename Scan::TempStorage temp;
-  std::int32_t carry = 0;
-  for (int base = 0; base < k; base += 1024) {
-    const int j = base + static_cast<int>(threadIdx.x);
-    const std::int32_t rows = j < k ? starts[j + 1] - starts[j] : 0;
-    const std::int32_t chunks = rows / kChunkRows + (rows % kChunkRows != 0 ? 1 : 0);
-    std::int32_t before = 0, total = 0;
-    Scan(temp).ExclusiveSum(chunks, before, total);
-    if (j < k) chunk_off[j] = carry + before;
-    carry += total;
-    __syncthreads();  // temp is reused
-  }
-  if (threadIdx.x == 0) chunk_off[k] = carry;
-}
-
 /// One block per chunk of a label's sorted rows: the d weighted sums and the weight sum, each
 /// column summed by one thread in sorted (= row index) order. Blocks past the last chunk exit.
 template <typename T>
-__global__ void chunk_sums_kernel(DataView<T> data, const std::int32_t* __restrict__ order,
-                                  const std::int32_t* __restrict__ starts,
-                                  const std::int32_t* __restrict__ chunk_off, int k,
+__global__ void chunk_sums_kernel(DataView<T> data, LabelChunks chunks,
                                   double* __restrict__ partials) {
   const int b = static_cast<int>(blockIdx.x);
-  if (b >= chunk_off[k]) return;
-  int lo = 0, hi = k;  // the label j with chunk_off[j] <= b < chunk_off[j + 1]
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (chunk_off[mid] <= b)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  const int j = lo;
-  const std::int64_t first = starts[j] + static_cast<std::int64_t>(b - chunk_off[j]) * kChunkRows;
-  const std::int64_t last = min(first + kChunkRows, static_cast<std::int64_t>(starts[j + 1]));
+  int j = 0;
+  std::int64_t first = 0, last = 0;
+  if (!locate_chunk(chunks, b, j, first, last)) return;
   const int d = data.d, width = d + 1;
   for (int f = threadIdx.x; f < width; f += blockDim.x) {
     double s = 0;
     for (std::int64_t pos = first; pos < last; ++pos) {
-      const std::int64_t i = order[pos];
+      const std::int64_t i = chunks.order[pos];
       const double w = data.w ? static_cast<double>(data.w[i]) : 1.0;
       s += f < d ? w * static_cast<double>(data.x[i * d + f]) : w;
     }
@@ -161,55 +106,9 @@ __global__ void chunk_finish_kernel(const double* __restrict__ partials,
 
 std::size_t align256(std::size_t b) { return (b + 255) / 256 * 256; }
 
-std::int64_t max_chunks(std::int64_t n, int k) { return (n + kChunkRows - 1) / kChunkRows + k; }
-
-/// Key bits of labels 0 .. k - 1.
-int label_bits(int k) {
-  int bits = 1;
-  while ((1 << bits) < k) ++bits;
-  return bits;
-}
-
-std::size_t sort_temp_bytes(std::int64_t n, int k) {
-  std::size_t bytes = 0;
-  check(cub::DeviceRadixSort::SortPairs(nullptr, bytes, static_cast<const std::int32_t*>(nullptr),
-                                        static_cast<std::int32_t*>(nullptr),
-                                        static_cast<const std::int32_t*>(nullptr),
-                                        static_cast<std::int32_t*>(nullptr), n, 0, label_bits(k)),
-        "cub::DeviceRadixSort::SortPairs (temp size)");
-  return bytes;
-}
-
-/// The scratch of label_sums, carved in this order.
-struct SumsScratch {
-  std::int32_t *keys, *order_in, *order, *starts, *chunk_off;
-  double* partials;
-  void* sort_temp;
-  std::size_t sort_bytes;
-  std::size_t total;
-};
-
-SumsScratch carve(void* base, std::int64_t n, int k, int d) {
-  SumsScratch s{};
-  auto* p = static_cast<unsigned char*>(base);
-  std::size_t off = 0;
-  const auto take = [&](std::size_t bytes) {
-    unsigned char* q = p ? p + off : nullptr;
-    off += align256(bytes);
-    return q;
-  };
-  const auto un = static_cast<std::size_t>(n);
-  s.keys = reinterpret_cast<std::int32_t*>(take(un * 4));
-  s.order_in = reinterpret_cast<std::int32_t*>(take(un * 4));
-  s.order = reinterpret_cast<std::int32_t*>(take(un * 4));
-  s.starts = reinterpret_cast<std::int32_t*>(take((static_cast<std::size_t>(k) + 1) * 4));
-  s.chunk_off = reinterpret_cast<std::int32_t*>(take((static_cast<std::size_t>(k) + 1) * 4));
-  s.partials = reinterpret_cast<double*>(
-      take(static_cast<std::size_t>(max_chunks(n, k)) * (d + 1) * sizeof(double)));
-  s.sort_bytes = sort_temp_bytes(n, k);
-  s.sort_temp = take(s.sort_bytes);
-  s.total = off;
-  return s;
+/// label_sums' scratch: the label chunks, then the chunks' partial sums.
+std::size_t partials_bytes(std::int64_t n, int k, int d) {
+  return align256(static_cast<std::size_t>(max_label_chunks(n, k)) * (d + 1) * sizeof(double));
 }
 
 }  // namespace
@@ -244,33 +143,26 @@ void gemm_labels(cublasHandle_t cublas, const DataView<T>& data, const PackedCen
 }
 
 std::size_t label_sums_scratch_bytes(std::int64_t n, int k, int d) {
-  return carve(nullptr, n, k, d).total;
+  return align256(label_chunks_scratch_bytes(n, k)) + partials_bytes(n, k, d);
 }
 
 template <typename T>
 void label_sums(const DataView<T>& data, const std::int32_t* labels, int k, void* scratch,
                 std::size_t scratch_bytes, double* out, cudaStream_t stream) {
   const std::int64_t n = data.n;
-  const SumsScratch s = carve(scratch, n, k, data.d);
-  if (s.total > scratch_bytes) throw InvalidArgument("label_sums: scratch too small");
-  iota_kernel<<<1024, 256, 0, stream>>>(s.order_in, n);
-  check_launch("iota_kernel");
-  std::size_t temp_bytes = s.sort_bytes;
-  check(cub::DeviceRadixSort::SortPairs(s.sort_temp, temp_bytes, labels, s.keys, s.order_in,
-                                        s.order, n, 0, label_bits(k), stream),
-        "cub::DeviceRadixSort::SortPairs");
-  label_starts_kernel<<<(k + 1 + 255) / 256, 256, 0, stream>>>(s.keys, n, k, s.starts);
-  check_launch("label_starts_kernel");
-  chunk_offsets_kernel<<<1, 1024, 0, stream>>>(s.starts, k, s.chunk_off);
-  check_launch("chunk_offsets_kernel");
+  if (label_sums_scratch_bytes(n, k, data.d) > scratch_bytes)
+    throw InvalidArgument("label_sums: scratch too small");
+  const std::size_t chunk_bytes = align256(label_chunks_scratch_bytes(n, k));
+  const LabelChunks chunks = sort_label_chunks(labels, n, k, scratch, chunk_bytes, stream);
+  auto* partials = reinterpret_cast<double*>(static_cast<unsigned char*>(scratch) + chunk_bytes);
   const int width = data.d + 1;
   const int threads = width >= 256 ? 256 : (width + 31) / 32 * 32;
-  chunk_sums_kernel<T><<<static_cast<unsigned>(max_chunks(n, k)), threads, 0, stream>>>(
-      data, s.order, s.starts, s.chunk_off, k, s.partials);
+  chunk_sums_kernel<T>
+      <<<static_cast<unsigned>(chunks.max_chunks), threads, 0, stream>>>(data, chunks, partials);
   check_launch("chunk_sums_kernel");
   const std::int64_t elems = static_cast<std::int64_t>(k) * width;
   chunk_finish_kernel<<<static_cast<unsigned>((elems + 255) / 256), 256, 0, stream>>>(
-      s.partials, s.chunk_off, k, data.d, out);
+      partials, chunks.chunk_off, k, data.d, out);
   check_launch("chunk_finish_kernel");
 }
 
