@@ -34,16 +34,7 @@ void run_lstsq(const LstsqOptions& o) {
   // Arguments first, so that a bad flag costs no reading. --device auto without a device says
   // so on stderr and runs on the CPU; --device cuda without one is an error.
   const Device device = device_option(o.device);
-  if (device == Device::kCuda) {
-    if (!cuda_compiled())
-      throw NotCompiled(
-          "--device cuda: segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or "
-          "auto");
-    std::string why;
-    if (cuda_devices(&why).empty())
-      throw CudaError("--device cuda: no CUDA device answers (" + why +
-                      "); use --device cpu or auto");
-  }
+  require_device(device);
   if (!(o.ridge >= 0) || !std::isfinite(o.ridge))
     throw InvalidArgument("--ridge must be a finite number >= 0 (got " +
                           io::format_double(o.ridge) + ")");

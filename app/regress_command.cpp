@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "segcore/device.hpp"
 #include "segcore/error.hpp"
 #include "segcore/io.hpp"
 #include "segcore/segment_regression.hpp"
@@ -30,6 +31,7 @@ struct RegressOptions {
   std::string weight_column;
   double ridge = 0;
   bool no_intercept = false;
+  std::string device = "auto";
   int threads = 0;
 };
 
@@ -150,6 +152,8 @@ void run_regress(const RegressOptions& o) {
   if (!(o.ridge >= 0) || !std::isfinite(o.ridge))
     throw InvalidArgument("--ridge must be a finite number >= 0");
   if (o.threads < 0) throw InvalidArgument("--threads must be >= 0 (0 = all)");
+  const Device device = device_option(o.device);
+  require_device(device);
 
   Timer timer;
   io::TableOptions table;
@@ -172,6 +176,7 @@ void run_regress(const RegressOptions& o) {
   params.intercept = !o.no_intercept;
   params.ridge = o.ridge;
   params.threads = o.threads;
+  params.device = device;
   const SegmentRegression fit = regress_by_segment<double>(
       {x.data(), n, p}, y.data(), data.weights.empty() ? nullptr : data.weights.data(),
       labels.data(), labels_file.k, params);
@@ -219,7 +224,7 @@ void run_regress(const RegressOptions& o) {
             << data.source << ", k = " << fit.k << " segments ("
             << (o.id_column.empty() ? "rows matched in order" : "joined by " + o.id_column) << ")\n"
             << format_table(rows) << "read " << fixed(t_read, 3) << " s, fit " << fixed(t_fit, 3)
-            << " s, write " << fixed(t_write, 3) << " s\n"
+            << " s (sums on " << fit.backend << "), write " << fixed(t_write, 3) << " s\n"
             << "wrote " << out.path() << "\n";
 }
 
@@ -244,6 +249,9 @@ void add_regress_command(CLI::App& app) {
   cmd->add_option("--ridge", opt->ridge, "Ridge penalty on the feature coefficients")
       ->capture_default_str();
   cmd->add_flag("--no-intercept", opt->no_intercept, "Fit without an intercept");
+  cmd->add_option("--device", opt->device,
+                  "auto | cpu | cuda: where the per-segment sums run (the solves run on the CPU)")
+      ->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_regress(*opt); });
 }

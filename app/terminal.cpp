@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "segcore/backend.hpp"
+#include "segcore/device.hpp"
+#include "segcore/error.hpp"
 
 namespace segcore::app {
 namespace {
@@ -42,6 +44,18 @@ Device device_option(const std::string& name) {
   const Device device = resolve_device(parse_device(name), &why);
   if (!why.empty()) notice(why);
   return device;
+}
+
+void require_device(Device device) {
+  if (device != Device::kCuda) return;
+  if (!cuda_compiled())
+    throw NotCompiled(
+        "--device cuda: segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or "
+        "auto");
+  std::string why;
+  if (cuda_devices(&why).empty())
+    throw CudaError("--device cuda: no CUDA device answers (" + why +
+                    "); use --device cpu or auto");
 }
 
 std::string fixed(double v, int digits) {

@@ -22,6 +22,10 @@ void notice(const std::string& message);
 /// device answers, else kCpu with a one-line notice on stderr when CUDA is compiled in.
 Device device_option(const std::string& name);
 
+/// For commands that check --device before reading anything: throws NotCompiled for kCuda in a
+/// build without CUDA and CudaError when no CUDA device answers (both naming --device cpu).
+void require_device(Device device);
+
 /// A plain text table: the first row is the header; numeric-looking cells are right-aligned.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 

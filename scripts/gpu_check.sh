@@ -41,6 +41,8 @@ if command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool racecheck build-gpu/tests/test_lstsq_cuda \
     --gtest_filter='LstsqCuda.Ragged*:LstsqCuda.WellConditioned*' \
     > "$out/gpu-racecheck-lstsq-$device.log" 2>&1
+  compute-sanitizer --tool memcheck build-gpu/tests/test_regress \
+    --gtest_filter='RegressBySegmentCuda.*' > "$out/gpu-memcheck-regress-$device.log" 2>&1
   for f in "$out"/gpu-*check*-"$device".log; do
     echo "$(basename "$f"): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$f" | tail -1)"
   done

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "segcore/device.hpp"
 #include "segcore/error.hpp"
 #include "segcore/io.hpp"
 #include "segcore/segment_regression.hpp"
@@ -602,6 +603,22 @@ TEST(RegressBySegment, Float32InputEqualsItsDoubleCopy) {
   }
 }
 
+// No features, intercept only: each segment's weighted mean of y (x may be a null pointer).
+TEST(RegressBySegment, InterceptOnlyIsTheWeightedMean) {
+  const Problem pr = make_problem(3000, 0, 3, true, 23);
+  const SegmentRegression r = run(pr);
+  for (std::size_t j = 0; j < 3; ++j) {
+    LD sw = 0, swy = 0;
+    for (std::size_t i = 0; i < pr.n; ++i)
+      if (pr.labels[i] == static_cast<std::int32_t>(j)) {
+        sw += pr.w[i];
+        swy += static_cast<LD>(pr.w[i]) * pr.y[i];
+      }
+    ASSERT_EQ(r.segments[j].coef.size(), 1u);
+    expect_rel(r.segments[j].coef[0], swy / sw, 1e-13, "mean");
+  }
+}
+
 TEST(RegressBySegment, RejectsBadArguments) {
   const std::vector<double> x = {0, 1, 2}, y = {1, 2, 3}, neg = {1, -1, 1};
   const std::vector<std::int32_t> ok = {0, 0, 1}, bad = {0, 2, 1};
@@ -625,6 +642,94 @@ TEST(RegressBySegment, RejectsBadArguments) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("row 1"), std::string::npos) << e.what();
   }
+}
+
+// ---- the sums on the GPU (each test skips itself where it cannot run) ----
+
+bool have_gpu() { return cuda_compiled() && !cuda_devices().empty(); }
+
+TEST(RegressBySegmentCuda, DeviceChoiceWithoutAGpu) {
+  if (have_gpu()) GTEST_SKIP() << "a CUDA device answers";
+  const Problem pr = make_problem(100, 2, 2, false, 3);
+  RegressParams params;
+  params.device = Device::kCuda;
+  if (cuda_compiled())
+    EXPECT_THROW(run(pr, params), CudaError);
+  else
+    EXPECT_THROW(run(pr, params), NotCompiled);
+  params.device = Device::kAuto;
+  EXPECT_EQ(run(pr, params).backend, "cpu");
+}
+
+// The GPU's sums (sorted by segment, other order) against the CPU's: the same statuses and
+// solvers, results within rounding; several 1024-row chunks per segment, n not a multiple of
+// the chunk, an empty segment, one segment on the QR path, weights with zeros.
+void expect_gpu_matches_cpu(const Problem& pr, RegressParams params, const std::string& what) {
+  params.device = Device::kCpu;
+  const SegmentRegression cpu = run(pr, params);
+  params.device = Device::kCuda;
+  const SegmentRegression gpu = run(pr, params), again = run(pr, params);
+  EXPECT_EQ(gpu.backend.rfind("cuda (", 0), 0u) << gpu.backend;
+  for (std::size_t j = 0; j < pr.k; ++j) {
+    const SegmentFit &c = cpu.segments[j], &g = gpu.segments[j], &a = again.segments[j];
+    const std::string at = what + ", segment " + std::to_string(j);
+    ASSERT_EQ(g.status, c.status) << at;
+    EXPECT_EQ(g.solver, c.solver) << at;
+    EXPECT_EQ(g.rank, c.rank) << at;
+    EXPECT_EQ(g.rows, c.rows) << at;
+    expect_rel(g.weight, c.weight, 1e-13, at + " weight");
+    for (std::size_t e = 0; e < c.coef.size(); ++e) {
+      if (std::isnan(c.coef[e])) {
+        EXPECT_TRUE(std::isnan(g.coef[e])) << at;
+        continue;
+      }
+      EXPECT_NEAR(g.coef[e], c.coef[e], 1e-9 * (1 + std::fabs(c.coef[e]))) << at << " coef " << e;
+      if (!std::isnan(c.std_error[e])) expect_rel(g.std_error[e], c.std_error[e], 1e-8, at + " se");
+      EXPECT_TRUE(same_bits(a.coef[e], g.coef[e])) << at << ": two GPU runs differ";
+    }
+    if (!std::isnan(c.rss)) expect_rel(g.rss, c.rss, 1e-9, at + " rss");
+    if (!std::isnan(c.r2)) EXPECT_NEAR(g.r2, c.r2, 1e-10) << at;
+  }
+}
+
+TEST(RegressBySegmentCuda, MatchesCpu) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device (or a build without CUDA)";
+  Problem pr = make_problem(150001, 4, 6, true, 21);
+  for (std::size_t i = 0; i < pr.n; ++i) {
+    if (pr.labels[i] == 5) pr.labels[i] = 0;               // segment 5 is empty
+    if (pr.labels[i] == 3) pr.x[i * 4 + 2] = pr.x[i * 4];  // segment 3: rank-deficient (QR)
+    if (i % 97 == 0) pr.w[i] = 0;
+  }
+  const SegmentRegression cpu = run(pr);
+  EXPECT_EQ(cpu.segments[3].solver, RegressSolver::kQr);
+  EXPECT_EQ(cpu.segments[5].status, RegressStatus::kEmpty);
+  expect_gpu_matches_cpu(pr, {}, "weighted");
+  RegressParams no_intercept;
+  no_intercept.intercept = false;
+  no_intercept.ridge = 0.5;
+  expect_gpu_matches_cpu(pr, no_intercept, "no intercept, ridge");
+  const Problem unweighted = make_problem(5000, 3, 4, false, 22, 1e4);  // a large offset
+  expect_gpu_matches_cpu(unweighted, {}, "unweighted, offset");
+  const Problem intercept_only = make_problem(3000, 0, 3, true, 23);
+  expect_gpu_matches_cpu(intercept_only, {}, "p = 0");
+}
+
+// float32 input: its sums on the GPU are those of its double copy (accumulated in double).
+TEST(RegressBySegmentCuda, Float32MatchesItsDoubleCopy) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device (or a build without CUDA)";
+  const Problem pr = make_problem(20000, 3, 3, true, 24);
+  const std::vector<float> xf(pr.x.begin(), pr.x.end()), yf(pr.y.begin(), pr.y.end()),
+      wf(pr.w.begin(), pr.w.end());
+  Problem rounded = pr;
+  rounded.x.assign(xf.begin(), xf.end());
+  rounded.y.assign(yf.begin(), yf.end());
+  rounded.w.assign(wf.begin(), wf.end());
+  RegressParams params;
+  params.device = Device::kCuda;
+  const SegmentRegression f = regress_by_segment<float>({xf.data(), pr.n, 3}, yf.data(), wf.data(),
+                                                        pr.labels.data(), 3, params);
+  const SegmentRegression d = run(rounded, params);
+  for (std::size_t j = 0; j < 3; ++j) EXPECT_EQ(f.segments[j].coef, d.segments[j].coef);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,8 +829,9 @@ void expect_row_matches(const std::vector<std::string>& row, std::size_t j, cons
 TEST_F(RegressCommand, JoinsByRowOrderAndById) {
   const Problem pr = write_data();
   const SegmentRegression want = run(pr);
+  // --device cpu: compared bit for bit with the library's CPU run (GPU sums differ in order).
   const std::string common = "'" + path("data.csv") + "' --labels '" + path("run/labels.csv") +
-                             "' --target y --features x1,x2 --weight-column w";
+                             "' --target y --features x1,x2 --weight-column w --device cpu";
   CliResult r = cli(common + " --out '" + path("by_row.csv") + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   auto rows = read_out("by_row.csv");
@@ -755,9 +861,10 @@ TEST_F(RegressCommand, JoinsByRowOrderAndById) {
 TEST_F(RegressCommand, EmptySegmentFromModelJsonAndNoIntercept) {
   Problem pr = write_data();
   write("run/model.json", "{\"k\": 4}");
-  const CliResult r = cli("'" + path("data.csv") + "' --labels '" + path("run/labels.csv") +
-                          "' --target y --features x1,x2 --no-intercept --ridge 0.5 --out '" +
-                          path("out.csv") + "'");
+  const CliResult r =
+      cli("'" + path("data.csv") + "' --labels '" + path("run/labels.csv") +
+          "' --target y --features x1,x2 --no-intercept --ridge 0.5 --device cpu --out '" +
+          path("out.csv") + "'");
   ASSERT_EQ(r.status, 0) << r.err;
   const auto rows = read_out("out.csv");
   ASSERT_EQ(rows.size(), 5u);
@@ -790,6 +897,9 @@ TEST_F(RegressCommand, ErrorsNameTheProblemAndWriteNothing) {
   expect_error(data + labels + " --target nope --features x1", "nope");
   expect_error(data + labels + " --target y --features x1,y", "also listed");
   expect_error(data + labels + " --target y --features x1 --ridge -1", "--ridge");
+  expect_error(data + labels + " --target y --features x1 --device gpu", "gpu");
+  if (!have_gpu())  // --device cuda fails before reading where no CUDA device answers
+    expect_error(data + labels + " --target y --features x1 --device cuda", "--device cpu");
 
   // A non-numeric cell and a negative weight: file, row and column.
   std::string text = "x1,y,w\n1,2,1\n2,abc,1\n3,4,1\n";

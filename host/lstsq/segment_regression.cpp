@@ -10,7 +10,12 @@
 #include <vector>
 
 #include "parallel.hpp"
+#include "segcore/backend.hpp"
 #include "segcore/error.hpp"
+
+#if defined(SEGCORE_WITH_CUDA)
+#include "cuda/cuda_regress.hpp"
+#endif
 
 namespace segcore {
 
@@ -233,6 +238,45 @@ void solve_qr(ConstMatrixView<T> x, const T* y, const T* weights,
   finish(out, fit, q, out.status == RegressStatus::kOk, !too_few);
 }
 
+// The one pass on the CPU: per fixed chunk of rows, per segment sums; chunks added in order.
+template <typename T>
+void accumulate_on_cpu(ConstMatrixView<T> x, const T* y, const T* weights,
+                       const std::int32_t* labels, std::size_t k, const std::vector<double>& shift,
+                       const Layout& lay, int threads, std::vector<double>& total) {
+  const std::size_t n = x.rows, p = lay.p, m = lay.m, stride = lay.stride;
+  const detail::Chunking chunking = detail::make_chunking(n, k * stride * sizeof(double));
+  std::vector<double> partial(chunking.chunks * k * stride, 0.0);
+  detail::parallel_for(chunking.chunks, threads, [&](std::size_t chunk) {
+    double* out = partial.data() + chunk * k * stride;
+    std::vector<double> z(m);
+    for (std::size_t i = chunking.begin(chunk); i < chunking.end(chunk); ++i) {
+      const std::size_t j = static_cast<std::size_t>(labels[i]);
+      double* acc = out + j * stride;
+      acc[0] += 1;
+      const double w = weights ? static_cast<double>(weights[i]) : 1.0;
+      if (!(w > 0)) continue;
+      acc[1] += 1;
+      acc[2] += w;
+      const double* s0 = shift.data() + j * m;
+      const T* xi = x.row(i);
+      for (std::size_t f = 0; f < p; ++f) z[f] = static_cast<double>(xi[f]) - s0[f];
+      z[p] = static_cast<double>(y[i]) - s0[p];
+      double* sum = acc + 3;
+      double* gram = acc + 3 + m;
+      for (std::size_t a = 0; a < m; ++a) {
+        const double wz = w * z[a];
+        sum[a] += wz;
+        double* row = gram + a * m;
+        for (std::size_t b = a; b < m; ++b) row[b] += wz * z[b];
+      }
+    }
+  });
+  for (std::size_t c = 0; c < chunking.chunks; ++c) {
+    const double* part = partial.data() + c * k * stride;
+    for (std::size_t e = 0; e < k * stride; ++e) total[e] += part[e];
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -245,7 +289,7 @@ SegmentRegression regress_by_segment(ConstMatrixView<T> x, const T* y, const T* 
                           std::to_string(params.ridge) + ")");
   if (p == 0 && !params.intercept)
     throw InvalidArgument("regression without intercept needs at least one feature");
-  if (n > 0 && (x.data == nullptr || y == nullptr || labels == nullptr))
+  if (n > 0 && ((p > 0 && x.data == nullptr) || y == nullptr || labels == nullptr))
     throw InvalidArgument("regress_by_segment: x, y and labels must not be null");
   const bool intercept = params.intercept;
   const double ridge = params.ridge;
@@ -281,46 +325,29 @@ SegmentRegression regress_by_segment(ConstMatrixView<T> x, const T* y, const T* 
         shift[j * m + p] = static_cast<double>(y[first[j]]);
       }
 
-  // One pass: per chunk, per segment sums; chunks reduced in chunk order.
-  const detail::Chunking chunking = detail::make_chunking(n, k * stride * sizeof(double));
-  std::vector<double> partial(chunking.chunks * k * stride, 0.0);
-  detail::parallel_for(chunking.chunks, threads, [&](std::size_t chunk) {
-    double* out = partial.data() + chunk * k * stride;
-    std::vector<double> z(m);
-    for (std::size_t i = chunking.begin(chunk); i < chunking.end(chunk); ++i) {
-      const std::size_t j = static_cast<std::size_t>(labels[i]);
-      double* acc = out + j * stride;
-      acc[0] += 1;
-      const double w = weights ? static_cast<double>(weights[i]) : 1.0;
-      if (!(w > 0)) continue;
-      acc[1] += 1;
-      acc[2] += w;
-      const double* s0 = shift.data() + j * m;
-      const T* xi = x.row(i);
-      for (std::size_t f = 0; f < p; ++f) z[f] = static_cast<double>(xi[f]) - s0[f];
-      z[p] = static_cast<double>(y[i]) - s0[p];
-      double* sum = acc + 3;
-      double* gram = acc + 3 + m;
-      for (std::size_t a = 0; a < m; ++a) {
-        const double wz = w * z[a];
-        sum[a] += wz;
-        double* row = gram + a * m;
-        for (std::size_t b = a; b < m; ++b) row[b] += wz * z[b];
-      }
-    }
-  });
   std::vector<double> total(k * stride, 0.0);
-  for (std::size_t c = 0; c < chunking.chunks; ++c) {
-    const double* part = partial.data() + c * k * stride;
-    for (std::size_t e = 0; e < k * stride; ++e) total[e] += part[e];
-  }
-  partial = {};
-
   SegmentRegression result;
+  Device device = params.device;
+  if (device == Device::kAuto) device = resolve_device(Device::kAuto, nullptr);
+  if (device == Device::kCuda) {
+#if defined(SEGCORE_WITH_CUDA)
+    result.backend = "cuda (" +
+                     cuda::segment_sums<T>(x, y, weights, labels, k, shift.data(), total.data()) +
+                     ")";
+#else
+    throw NotCompiled(
+        "segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+#endif
+  } else {
+    result.backend = "cpu";
+    accumulate_on_cpu(x, y, weights, labels, k, shift, lay, threads, total);
+  }
+
   result.k = k;
   result.features = p;
   result.intercept = intercept;
   result.segments.resize(k);
+
   const std::size_t q = p + (intercept ? 1 : 0);
   std::vector<char> needs_qr(k, 0);
   for (std::size_t j = 0; j < k; ++j) {

@@ -1,4 +1,5 @@
-// segcore: one linear regression per segment (y on x within the rows of each segment), on the CPU.
+// segcore: one linear regression per segment (y on x within the rows of each segment): the sums
+// on the CPU or the GPU, the solves on the CPU.
 #pragma once
 
 #include <cstddef>
@@ -6,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "segcore/device.hpp"
 #include "segcore/matrix.hpp"
 
 namespace segcore {
@@ -19,6 +21,12 @@ struct RegressParams {
   double ridge = 0;
   /// CPU threads (0 = all). The result does not depend on it.
   int threads = 0;
+  /// Where the one pass over the rows (the per-segment sums) runs. kCpu; kCuda: on the GPU (the
+  /// rows sorted by segment, fixed-size chunks summed in row order and added in order; throws
+  /// NotCompiled in a build without CUDA, CudaError when no device answers); kAuto: CUDA when
+  /// compiled in and a device answers. The solves, and the second pass of ill-conditioned
+  /// segments, run on the CPU either way.
+  Device device = Device::kCpu;
 };
 
 /// What happened to one segment's fit.
@@ -66,6 +74,7 @@ struct SegmentRegression {
   std::size_t features = 0;  ///< p
   bool intercept = true;
   std::vector<SegmentFit> segments;  ///< k
+  std::string backend;               ///< where the sums ran: "cpu" or "cuda (NAME)"
 };
 
 /// Regresses y on x separately within each segment.

@@ -1,0 +1,153 @@
+// segcore: per-segment Gram sums on the GPU for regress_by_segment (host/cuda/cuda_regress.hpp).
+// One block per chunk of a segment's rows (kernels/label_chunks.hpp), one thread per entry of
+// the segment's sums (counts, weight, sum w z, the upper triangle of sum w z z^T), each summed
+// over the chunk's rows in row order; a second kernel adds each segment's chunks in order.
+#include <algorithm>
+#include <string>
+
+#include "cuda/cuda_raii.hpp"
+#include "cuda/cuda_regress.hpp"
+#include "kernels/label_chunks.cuh"
+
+namespace segcore::cuda {
+namespace {
+
+template <typename T>
+struct SegmentData {
+  const T* x;  // n x p
+  const T* y;
+  const T* w;           // nullptr: unit weights
+  const double* shift;  // k x m
+  int p;
+};
+
+// Entry e of a segment's sums (layout of host/lstsq/segment_regression.cpp): 0 rows, 1 rows
+// with w > 0, 2 weight, 3 .. 3 + m sum w z_a, then (a, b) of the m x m Gram at 3 + m + a m + b.
+template <typename T>
+__global__ void segment_chunk_kernel(SegmentData<T> s, LabelChunks chunks, int stride,
+                                     double* __restrict__ partials) {
+  const int b = static_cast<int>(blockIdx.x);
+  int j = 0;
+  std::int64_t first = 0, last = 0;
+  if (!locate_chunk(chunks, b, j, first, last)) return;
+  const int p = s.p, m = p + 1;
+  const double* shift = s.shift + static_cast<std::size_t>(j) * m;
+  for (int e = threadIdx.x; e < stride; e += blockDim.x) {
+    int ca = -1, cb = -1;  // the columns of z this entry multiplies (-1: none)
+    if (e >= 3 && e < 3 + m) {
+      ca = e - 3;
+    } else if (e >= 3 + m) {
+      ca = (e - 3 - m) / m;
+      cb = (e - 3 - m) % m;
+      if (cb < ca) {  // the lower triangle stays 0, as on the CPU
+        partials[static_cast<std::size_t>(b) * stride + e] = 0;
+        continue;
+      }
+    }
+    double acc = 0;
+    for (std::int64_t pos = first; pos < last; ++pos) {
+      const std::int64_t i = chunks.order[pos];
+      if (e == 0) {
+        acc += 1;
+        continue;
+      }
+      const double w = s.w ? static_cast<double>(s.w[i]) : 1.0;
+      if (!(w > 0)) continue;
+      // Rounded as the CPU rounds them (w z_a, then times z_b, then added): no fused
+      // multiply-add, which nvcc would otherwise form.
+      if (e == 1) {
+        acc += 1;
+      } else if (e == 2) {
+        acc += w;
+      } else {
+        const double za =
+            __dsub_rn(static_cast<double>(ca < p ? s.x[i * p + ca] : s.y[i]), shift[ca]);
+        const double wz = __dmul_rn(w, za);
+        if (cb < 0) {
+          acc = __dadd_rn(acc, wz);
+        } else {
+          const double zb =
+              __dsub_rn(static_cast<double>(cb < p ? s.x[i * p + cb] : s.y[i]), shift[cb]);
+          acc = __dadd_rn(acc, __dmul_rn(wz, zb));
+        }
+      }
+    }
+    partials[static_cast<std::size_t>(b) * stride + e] = acc;
+  }
+}
+
+__global__ void segment_finish_kernel(const double* __restrict__ partials,
+                                      const std::int32_t* __restrict__ chunk_off, int k, int stride,
+                                      double* __restrict__ total) {
+  const std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  if (e >= static_cast<std::int64_t>(k) * stride) return;
+  const int j = static_cast<int>(e / stride), f = static_cast<int>(e % stride);
+  double acc = 0;
+  for (int c = chunk_off[j]; c < chunk_off[j + 1]; ++c)
+    acc += partials[static_cast<std::size_t>(c) * stride + f];
+  total[e] = acc;
+}
+
+}  // namespace
+
+template <typename T>
+std::string segment_sums(ConstMatrixView<T> x, const T* y, const T* weights,
+                         const std::int32_t* labels, std::size_t k, const double* shift,
+                         double* total) {
+  const int device = select_device();
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+  const auto n = static_cast<std::int64_t>(x.rows);
+  const std::size_t p = x.cols, m = p + 1, stride = 3 + m + m * m;
+  if (n >= (std::int64_t{1} << 31) || k > (std::size_t{1} << 30) || p > 4096)
+    throw InvalidArgument(
+        "the CUDA per-segment regression takes n < 2^31 rows, k <= 2^30 segments and p <= 4096 "
+        "features (use --device cpu)");
+  std::fill(total, total + k * stride, 0.0);
+  if (n == 0 || k == 0) return prop.name;
+  const int ki = static_cast<int>(k);
+  const std::size_t un = x.rows;
+  const std::size_t chunk_bytes = label_chunks_scratch_bytes(n, ki);
+  const auto max_chunks = static_cast<std::size_t>(max_label_chunks(n, static_cast<int>(k)));
+  const std::size_t need = un * p * sizeof(T) + un * sizeof(T) * (weights ? 2 : 1) +
+                           un * sizeof(std::int32_t) + k * m * sizeof(double) + chunk_bytes +
+                           (max_chunks + k) * stride * sizeof(double);
+  require_device_memory(need, "the per-segment regression's data and sums");
+  Stream stream;
+  const cudaStream_t st = stream.get();
+  DeviceBuffer<T> dx(un * p), dy(un), dw(weights ? un : 0);
+  DeviceBuffer<std::int32_t> dl(un);
+  DeviceBuffer<double> dshift(k * m), partials(max_chunks * stride), dtotal(k * stride);
+  DeviceBuffer<unsigned char> scratch(chunk_bytes);
+  const auto up = [&](void* dst, const void* src, std::size_t bytes) {
+    if (bytes > 0)
+      check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st), "cudaMemcpyAsync");
+  };
+  up(dx.data(), x.data, un * p * sizeof(T));
+  up(dy.data(), y, un * sizeof(T));
+  if (weights) up(dw.data(), weights, un * sizeof(T));
+  up(dl.data(), labels, un * sizeof(std::int32_t));
+  up(dshift.data(), shift, k * m * sizeof(double));
+  const LabelChunks chunks = sort_label_chunks(dl.data(), n, ki, scratch.data(), chunk_bytes, st);
+  SegmentData<T> s{dx.data(), dy.data(), weights ? dw.data() : nullptr, dshift.data(),
+                   static_cast<int>(p)};
+  const int threads = stride >= 256 ? 256 : static_cast<int>((stride + 31) / 32 * 32);
+  segment_chunk_kernel<T><<<static_cast<unsigned>(chunks.max_chunks), threads, 0, st>>>(
+      s, chunks, static_cast<int>(stride), partials.data());
+  check_launch("segment_chunk_kernel");
+  const std::size_t elems = k * stride;
+  segment_finish_kernel<<<static_cast<unsigned>((elems + 255) / 256), 256, 0, st>>>(
+      partials.data(), chunks.chunk_off, ki, static_cast<int>(stride), dtotal.data());
+  check_launch("segment_finish_kernel");
+  check(cudaMemcpyAsync(total, dtotal.data(), elems * sizeof(double), cudaMemcpyDeviceToHost, st),
+        "cudaMemcpyAsync (download)");
+  stream.synchronize();
+  return prop.name;
+}
+
+template std::string segment_sums<float>(ConstMatrixView<float>, const float*, const float*,
+                                         const std::int32_t*, std::size_t, const double*, double*);
+template std::string segment_sums<double>(ConstMatrixView<double>, const double*, const double*,
+                                          const std::int32_t*, std::size_t, const double*, double*);
+
+}  // namespace segcore::cuda
