@@ -25,6 +25,8 @@ namespace segcore {
 namespace {
 
 using LD = long double;
+
+bool have_gpu() { return cuda_compiled() && !cuda_devices().empty(); }
 constexpr double kEps = 2.220446049250313e-16;
 
 /// Rows of x (n x p) with a segment's label.
@@ -584,7 +586,7 @@ TEST(RegressBySegment, BitwiseIdenticalForAnyThreadCount) {
     }
 }
 
-TEST(RegressBySegment, Float32InputEqualsItsDoubleCopy) {
+void float32_equals_double_copy(const RegressParams& params) {
   const Problem pr = make_problem(3000, 3, 3, true, 12);
   const std::vector<float> xf(pr.x.begin(), pr.x.end()), yf(pr.y.begin(), pr.y.end()),
       wf(pr.w.begin(), pr.w.end());
@@ -593,13 +595,23 @@ TEST(RegressBySegment, Float32InputEqualsItsDoubleCopy) {
   rounded.y.assign(yf.begin(), yf.end());
   rounded.w.assign(wf.begin(), wf.end());
   const SegmentRegression f = regress_by_segment<float>({xf.data(), pr.n, 3}, yf.data(), wf.data(),
-                                                        pr.labels.data(), 3, {});
-  const SegmentRegression d = run(rounded);
+                                                        pr.labels.data(), 3, params);
+  const SegmentRegression d = run(rounded, params);
   for (std::size_t j = 0; j < 3; ++j) {
     EXPECT_EQ(f.segments[j].coef, d.segments[j].coef);  // accumulated in double all the same
     EXPECT_EQ(f.segments[j].std_error, d.segments[j].std_error);
     const Ref ref = reference_fit(rounded.x, 3, rounded.y, rounded.w, rows_of(pr.labels, j), true);
     expect_matches(f.segments[j], ref, 1e-10, "float32");
+  }
+}
+
+// On the CPU, and on the GPU where one answers: the sums are accumulated in double either way.
+TEST(RegressBySegment, Float32InputEqualsItsDoubleCopy) {
+  for (const Device device : {Device::kCpu, Device::kCuda}) {
+    if (device == Device::kCuda && !have_gpu()) continue;
+    RegressParams params;
+    params.device = device;
+    float32_equals_double_copy(params);
   }
 }
 
@@ -645,8 +657,6 @@ TEST(RegressBySegment, RejectsBadArguments) {
 }
 
 // ---- the sums on the GPU (each test skips itself where it cannot run) ----
-
-bool have_gpu() { return cuda_compiled() && !cuda_devices().empty(); }
 
 TEST(RegressBySegmentCuda, DeviceChoiceWithoutAGpu) {
   if (have_gpu()) GTEST_SKIP() << "a CUDA device answers";
@@ -712,24 +722,6 @@ TEST(RegressBySegmentCuda, MatchesCpu) {
   expect_gpu_matches_cpu(unweighted, {}, "unweighted, offset");
   const Problem intercept_only = make_problem(3000, 0, 3, true, 23);
   expect_gpu_matches_cpu(intercept_only, {}, "p = 0");
-}
-
-// float32 input: its sums on the GPU are those of its double copy (accumulated in double).
-TEST(RegressBySegmentCuda, Float32MatchesItsDoubleCopy) {
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device (or a build without CUDA)";
-  const Problem pr = make_problem(20000, 3, 3, true, 24);
-  const std::vector<float> xf(pr.x.begin(), pr.x.end()), yf(pr.y.begin(), pr.y.end()),
-      wf(pr.w.begin(), pr.w.end());
-  Problem rounded = pr;
-  rounded.x.assign(xf.begin(), xf.end());
-  rounded.y.assign(yf.begin(), yf.end());
-  rounded.w.assign(wf.begin(), wf.end());
-  RegressParams params;
-  params.device = Device::kCuda;
-  const SegmentRegression f = regress_by_segment<float>({xf.data(), pr.n, 3}, yf.data(), wf.data(),
-                                                        pr.labels.data(), 3, params);
-  const SegmentRegression d = run(rounded, params);
-  for (std::size_t j = 0; j < 3; ++j) EXPECT_EQ(f.segments[j].coef, d.segments[j].coef);
 }
 
 // ---------------------------------------------------------------------------------------------
