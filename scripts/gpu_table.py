@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Prints the GPU benchmark table and the done-when figures of the K-means and least-squares issues
+from the JSON that scripts/gpu_check.sh writes:
+
+  scripts/gpu_table.py KMEANS.json LSTSQ.json TORCH.jsonl
+
+Ratios use the device-to-device copy bandwidth measured in the same run (DeviceCopy, bytes read)."""
+import json, os, re, sys
+
+def load(path):
+    return json.load(open(path))["benchmarks"] if os.path.exists(path) else []
+
+km, lsq = load(sys.argv[1]), load(sys.argv[2])
+torch = []
+if os.path.exists(sys.argv[3]):
+    torch = [json.loads(l) for l in open(sys.argv[3]) if l.strip().startswith("{")]
+copy = [x for x in km if x["name"].startswith("DeviceCopy")]
+bw = copy[0].get("GB_read", 0) if copy else 0  # GB/s read by a device-to-device copy
+print(f"device copy: {bw:.0f} GB/s read")
+
+def shape(name):
+    m = re.search(r"n:(\d+)/d:(\d+)/k:(\d+)", name)
+    return tuple(int(v) for v in m.groups()) if m else None
+
+def ms(x):
+    return x["real_time"] if x.get("time_unit") == "ms" else x["real_time"] / 1e6
+
+ok = [x for x in km + lsq if "error_message" not in x]
+print(f"{'benchmark':64} {'ms':>9} {'GB/s':>8} {'x read':>7}")
+for x in ok:
+    gbs = x.get("GB", x.get("GB/s", 0))
+    ratio = f"{bw / gbs:7.2f}" if gbs and bw else ""
+    print(f"{x['name']:64} {ms(x):9.3f} {gbs:8.0f} {ratio:>7}")
+for t in torch:
+    if "ms_median" in t:
+        print(f"{'pytorch n=%d d=%d k=%d' % (t['n'], t['d'], t['k']):64} {t['ms_median']:9.3f}")
+# The done-when figures.
+lloyd = {shape(x["name"]): ms(x) for x in ok
+         if x["name"].startswith("LloydCuda") and "/path:0" in x["name"]}
+sgemm = {shape(x["name"]): ms(x) for x in ok if x["name"].startswith("Sgemm")}
+tt = {(t["n"], t["d"], t["k"]): t["ms_median"] for t in torch if "ms_median" in t}
+print("\ndone-when figures")
+s = (100000000, 16, 32)
+if s in lloyd and bw:
+    read_ms = s[0] * s[1] * 4 / (bw * 1e9) * 1e3
+    print(f"100M x 16 k=32: {lloyd[s]:.2f} ms = {lloyd[s] / read_ms:.2f} x read time (target <= 1.3)")
+    if s in tt:
+        print(f"  vs PyTorch {tt[s]:.2f} ms: {tt[s] / lloyd[s]:.1f}x faster (target >= 5)")
+s = (10000000, 128, 1024)
+if s in lloyd and s in sgemm:
+    print(f"10M x 128 k=1024: {lloyd[s]:.2f} ms = {lloyd[s] / sgemm[s]:.2f} x SGEMM (target <= 1.5)")
+for x in ok:
+    if x["name"].startswith("FitCuda/n:100000000"):
+        print(f"fit 100M x 16 k=32: {ms(x) / 1e3:.2f} s, {x.get('iterations', 0):.0f} iterations "
+              f"(target < 2 s)")
+kern = {x["name"].split("/")[0]: x for x in ok if "m:24/features:4" in x["name"]}
+if "BM_lstsq_cuda_kernel" in kern and bw:
+    k = kern["BM_lstsq_cuda_kernel"]
+    read_ms = 10000000 * 24 * 5 * 4 / (bw * 1e9) * 1e3
+    print(f"lstsq 10M x 24x(4+1): {ms(k):.2f} ms = {ms(k) / read_ms:.2f} x read time (target <= 1.5)")
+    if "BM_cublas_gels_batched" in kern:
+        g = kern["BM_cublas_gels_batched"]
+        print(f"  vs gelsBatched {ms(g):.2f} ms: {ms(g) / ms(k):.1f}x faster (target >= 10)")
