@@ -40,6 +40,7 @@
 
 #include "cuda/cuda_lstsq.hpp"
 #include "cuda/cuda_raii.hpp"
+#include "cuda/upload.hpp"
 #include "lstsq/lstsq_kernels.hpp"
 #include "segcore/error.hpp"
 #include "segcore/lstsq.hpp"
@@ -519,53 +520,6 @@ void launch(std::size_t p, const KernelArgs<T>& args, int rows, std::size_t shar
   if (!found) throw InvalidArgument("lstsq: unsupported column count " + std::to_string(p));
 }
 
-// Host -> device copies through two pinned staging buffers (the memcpy into one overlaps the
-// DMA out of the other); small copies go straight from pageable memory.
-class Uploader {
- public:
-  static constexpr std::size_t kChunk = std::size_t{8} << 20;
-  static constexpr std::size_t kStagedFrom = std::size_t{32} << 20;
-
-  Uploader(std::size_t total_bytes, cudaStream_t stream) : stream_(stream) {
-    if (total_bytes >= kStagedFrom)
-      for (auto& b : buffers_) b = PinnedBuffer<unsigned char>(kChunk);
-  }
-  ~Uploader() {
-    // A copy may still read a staging buffer when an exception unwinds: wait before freeing.
-    cudaStreamSynchronize(stream_);
-  }
-  Uploader(const Uploader&) = delete;
-  Uploader& operator=(const Uploader&) = delete;
-
-  void copy(void* dst, const void* src, std::size_t bytes) {
-    if (bytes == 0) return;
-    auto* d = static_cast<unsigned char*>(dst);
-    const auto* s = static_cast<const unsigned char*>(src);
-    if (buffers_[0].size() == 0) {
-      check(cudaMemcpyAsync(d, s, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync");
-      return;
-    }
-    for (std::size_t off = 0; off < bytes; off += kChunk) {
-      const std::size_t len = std::min(kChunk, bytes - off);
-      const int k = next_;
-      next_ ^= 1;
-      if (in_flight_[k]) done_[k].synchronize();  // its previous DMA has finished
-      std::memcpy(buffers_[k].data(), s + off, len);
-      check(cudaMemcpyAsync(d + off, buffers_[k].data(), len, cudaMemcpyHostToDevice, stream_),
-            "cudaMemcpyAsync (staged upload)");
-      done_[k].record(stream_);
-      in_flight_[k] = true;
-    }
-  }
-
- private:
-  cudaStream_t stream_;
-  PinnedBuffer<unsigned char> buffers_[2];
-  Event done_[2];
-  bool in_flight_[2] = {false, false};
-  int next_ = 0;
-};
-
 template <typename T>
 void download(T* dst, const DeviceBuffer<T>& src, std::size_t n, cudaStream_t stream) {
   if (n == 0) return;
@@ -651,13 +605,13 @@ LstsqSession<T>::LstsqSession(const LstsqBatch<T>& batch, const LstsqParams& par
 
   const cudaStream_t st = s.stream.get();
   {
-    Uploader up(input_bytes, st);
+    StagedUploader up(st, params.threads);
     up.copy(s.a.data(), batch.a.data, rows * p * sizeof(T));
     up.copy(s.b.data(), batch.b, rows * sizeof(T));
     if (weighted) up.copy(s.w.data(), batch.weights, rows * sizeof(T));
     up.copy(s.offsets.data(), batch.offsets, (n + 1) * sizeof(std::int64_t));
     up.copy(s.tall.data(), tall.data(), tall.size() * sizeof(std::int64_t));
-    s.stream.synchronize();
+    up.finish();
   }
 }
 

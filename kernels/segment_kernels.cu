@@ -7,6 +7,7 @@
 
 #include "cuda/cuda_raii.hpp"
 #include "cuda/cuda_regress.hpp"
+#include "cuda/upload.hpp"
 #include "kernels/label_chunks.cuh"
 
 namespace segcore::cuda {
@@ -119,15 +120,13 @@ std::string segment_sums(ConstMatrixView<T> x, const T* y, const T* weights,
   DeviceBuffer<std::int32_t> dl(un);
   DeviceBuffer<double> dshift(k * m), partials(max_chunks * stride), dtotal(k * stride);
   DeviceBuffer<unsigned char> scratch(chunk_bytes);
-  const auto up = [&](void* dst, const void* src, std::size_t bytes) {
-    if (bytes > 0)
-      check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st), "cudaMemcpyAsync");
-  };
-  up(dx.data(), x.data, un * p * sizeof(T));
-  up(dy.data(), y, un * sizeof(T));
-  if (weights) up(dw.data(), weights, un * sizeof(T));
-  up(dl.data(), labels, un * sizeof(std::int32_t));
-  up(dshift.data(), shift, k * m * sizeof(double));
+  StagedUploader up(st);
+  up.copy(dx.data(), x.data, un * p * sizeof(T));
+  up.copy(dy.data(), y, un * sizeof(T));
+  if (weights) up.copy(dw.data(), weights, un * sizeof(T));
+  up.copy(dl.data(), labels, un * sizeof(std::int32_t));
+  up.copy(dshift.data(), shift, k * m * sizeof(double));
+  up.finish();
   const LabelChunks chunks = sort_label_chunks(dl.data(), n, ki, scratch.data(), chunk_bytes, st);
   SegmentData<T> s{dx.data(), dy.data(), weights ? dw.data() : nullptr, dshift.data(),
                    static_cast<int>(p)};

@@ -20,38 +20,12 @@
 
 #include "cuda/cuda_backend.hpp"
 #include "cuda/cuda_raii.hpp"
+#include "cuda/upload.hpp"
 #include "kernels/kmeans_kernels.hpp"
 #include "segcore/error.hpp"
 
 namespace segcore::cuda {
 namespace {
-
-/// Host-to-device copy of `bytes` through two pinned staging buffers, so that the CPU's copy
-/// into one overlaps the DMA from the other.
-void upload(void* dst, const void* src, std::size_t bytes, cudaStream_t stream) {
-  constexpr std::size_t kChunk = std::size_t{64} << 20;
-  if (bytes <= kChunk) {
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync");
-    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    return;
-  }
-  PinnedBuffer<unsigned char> stage[2] = {PinnedBuffer<unsigned char>(kChunk),
-                                          PinnedBuffer<unsigned char>(kChunk)};
-  Event done[2];
-  bool pending[2] = {false, false};
-  auto* out = static_cast<unsigned char*>(dst);
-  const auto* in = static_cast<const unsigned char*>(src);
-  for (std::size_t off = 0, c = 0; off < bytes; off += kChunk, ++c) {
-    const std::size_t b = c % 2, len = std::min(kChunk, bytes - off);
-    if (pending[b]) done[b].synchronize();
-    std::memcpy(stage[b].data(), in + off, len);
-    check(cudaMemcpyAsync(out + off, stage[b].data(), len, cudaMemcpyHostToDevice, stream),
-          "cudaMemcpyAsync");
-    done[b].record(stream);
-    pending[b] = true;
-  }
-  check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-}
 
 struct IsSet {
   __host__ __device__ bool operator()(std::int32_t v) const { return v != 0; }
