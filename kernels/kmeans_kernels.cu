@@ -23,7 +23,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kReduceBlocks = 1024;
-constexpr int kColumnBlocks = 1024;
 constexpr int kMaxCandidates = 16;
 
 template <typename T>
@@ -435,22 +434,96 @@ __global__ void distances_kernel(DataView<T> data, const T* __restrict__ centroi
                           centroids + static_cast<std::size_t>(j) * data.d, data.d);
 }
 
+/// Chunk c of make_chunking(n, ...): rows [c * chunk_rows, c + 1 == chunks ? n : ...).
+__device__ __forceinline__ void chunk_range(std::int64_t n, std::int64_t chunk_rows, int chunks,
+                                            int c, std::int64_t& lo, std::int64_t& hi) {
+  lo = static_cast<std::int64_t>(c) * chunk_rows;
+  hi = c + 1 == chunks ? n : lo + chunk_rows;
+}
+
+/// One thread per (chunk, column), summing the chunk's rows in order exactly as the CPU backend's
+/// column_moments does (the same chunks, no fused multiply-add), so the means and variances and
+/// hence the centred data are bitwise the CPU's.
 template <typename T>
 __global__ void column_sums_kernel(DataView<T> data, const double* __restrict__ center,
-                                   bool squares, double* __restrict__ partials) {
+                                   bool squares, std::int64_t chunk_rows, int chunks,
+                                   double* __restrict__ partials) {
   const int d = data.d;
-  const std::int64_t chunk = (data.n + gridDim.x - 1) / gridDim.x;
-  const std::int64_t lo = blockIdx.x * chunk;
-  const std::int64_t hi = lo + chunk < data.n ? lo + chunk : data.n;
-  for (int f = threadIdx.x; f < d; f += blockDim.x) {
-    double s = 0;
-    const double m = center ? center[f] : 0.0;
-    for (std::int64_t i = lo; i < hi; ++i) {
-      const double v = static_cast<double>(data.x[i * d + f]) - m;
-      s += squares ? v * v : v;
-    }
-    partials[static_cast<std::size_t>(blockIdx.x) * d + f] = s;
+  const std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+  if (e >= static_cast<std::int64_t>(chunks) * d) return;
+  const int c = static_cast<int>(e / d), f = static_cast<int>(e % d);
+  std::int64_t lo = 0, hi = 0;
+  chunk_range(data.n, chunk_rows, chunks, c, lo, hi);
+  const double m = center ? center[f] : 0.0;
+  double s = 0;
+  for (std::int64_t i = lo; i < hi; ++i) {
+    double v = static_cast<double>(data.x[i * d + f]);
+    if (center) v = __dsub_rn(v, m);
+    s = squares ? __dadd_rn(s, __dmul_rn(v, v)) : __dadd_rn(s, v);
   }
+  partials[static_cast<std::size_t>(c) * d + f] = s;
+}
+
+/// The smaller of two row indices (cub's own operators moved between CCCL versions).
+struct MinIndex {
+  __device__ std::int64_t operator()(std::int64_t a, std::int64_t b) const { return b < a ? b : a; }
+};
+
+/// sums[c] = sum of w_i closest_i over chunk c (one block per chunk, a fixed tree order).
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    chunk_potentials_kernel(DataView<T> data, const double* __restrict__ closest,
+                            std::int64_t chunk_rows, int chunks, double* __restrict__ sums) {
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  std::int64_t lo = 0, hi = 0;
+  chunk_range(data.n, chunk_rows, chunks, static_cast<int>(blockIdx.x), lo, hi);
+  double s = 0;
+  for (std::int64_t i = lo + threadIdx.x; i < hi; i += kThreads)
+    s = __dadd_rn(s, __dmul_rn(weight_of(data, i), closest[i]));
+  const double total = Reduce(temp).Sum(s);
+  if (threadIdx.x == 0) sums[blockIdx.x] = total;
+}
+
+/// One block per target: the first row i of [lo, hi) at which start + (the running sum of
+/// w closest from lo) reaches the target, -1 when none does. The running sum is a block scan
+/// per tile of kThreads rows plus a carry: a fixed order, the same answer on every run.
+template <typename T>
+__global__ void __launch_bounds__(kThreads)
+    find_targets_kernel(DataView<T> data, const double* __restrict__ closest,
+                        const TargetQuery* __restrict__ queries, std::int64_t* __restrict__ out) {
+  using Scan = cub::BlockScan<double, kThreads>;
+  using Reduce = cub::BlockReduce<std::int64_t, kThreads>;
+  __shared__ union {
+    typename Scan::TempStorage scan;
+    typename Reduce::TempStorage reduce;
+  } temp;
+  __shared__ double s_carry;
+  __shared__ std::int64_t s_found;
+  const TargetQuery q = queries[blockIdx.x];
+  constexpr std::int64_t kNone = 0x7fffffffffffffffLL;
+  if (threadIdx.x == 0) {
+    s_carry = q.start;
+    s_found = -1;
+  }
+  __syncthreads();
+  for (std::int64_t base = q.lo; base < q.hi; base += kThreads) {
+    const std::int64_t i = base + threadIdx.x;
+    const double v = i < q.hi ? __dmul_rn(weight_of(data, i), closest[i]) : 0.0;
+    double incl = 0, total = 0;
+    Scan(temp.scan).InclusiveSum(v, incl, total);
+    const double carry = s_carry;
+    const std::int64_t hit = i < q.hi && __dadd_rn(carry, incl) >= q.target ? i : kNone;
+    __syncthreads();  // the scan's storage is reused by the reduction; everyone has read s_carry
+    const std::int64_t first = Reduce(temp.reduce).Reduce(hit, MinIndex{});
+    if (threadIdx.x == 0) {
+      if (first != kNone) s_found = first;
+      s_carry = __dadd_rn(carry, total);
+    }
+    __syncthreads();
+    if (s_found >= 0) break;
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = s_found;
 }
 
 __global__ void column_finish(const double* __restrict__ partials, int blocks, int d,
@@ -476,12 +549,17 @@ unsigned grid_for(std::int64_t items, int threads = kThreads) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65536 ? 65536 : blocks));
 }
 
-/// Shared memory a kernel may use on this device (opt-in maximum), minus its static part.
-int max_dynamic_shared(int device) {
+/// Dynamic shared memory `kernel` may use on `device`: the opt-in maximum per block minus the
+/// kernel's own static shared memory (its __shared__ arrays and CUB's temp storage).
+template <typename Kernel>
+std::size_t dynamic_shared_limit(Kernel kernel, int device) {
   int optin = 0;
   check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
         "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
-  return optin - 16 * 1024;  // the kernels' static shared arrays and CUB's temp storage
+  cudaFuncAttributes attr{};
+  check(cudaFuncGetAttributes(&attr, kernel), "cudaFuncGetAttributes");
+  const auto used = static_cast<std::size_t>(attr.sharedSizeBytes);
+  return static_cast<std::size_t>(optin) > used ? static_cast<std::size_t>(optin) - used : 0;
 }
 
 template <typename T>
@@ -511,16 +589,15 @@ void with_dp(int d, Fn&& fn) {
     fn(Width<0>{});
 }
 
+/// Raises the kernel's dynamic shared-memory limit to `bytes`. Needed past 48 KiB minus the
+/// kernel's static shared memory (not past 48 KiB: lloyd_kernel's static part is ~14 KiB), so
+/// it is set for any non-zero request.
 template <typename Kernel>
 void allow_shared(Kernel kernel, std::size_t bytes) {
-  if (bytes > 48 * 1024)
+  if (bytes > 0)
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                static_cast<int>(bytes)),
           "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
-}
-
-bool centroids_fit(std::size_t bytes, int device) {
-  return bytes <= static_cast<std::size_t>(max_dynamic_shared(device));
 }
 
 int current_device() {
@@ -532,7 +609,6 @@ int current_device() {
 }  // namespace
 
 int reduce_blocks() { return kReduceBlocks; }
-int column_blocks() { return kColumnBlocks; }
 
 int padded_width(int d) {
   if (d <= 4) return 4;
@@ -558,22 +634,22 @@ template <typename T>
 LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels) {
   LloydPlan plan;
   plan.given_labels = given_labels;
+  plan.accumulate = accumulate;
   const int stride = padded_width(d);
   const std::size_t cbytes = centroid_shared_bytes<T>(k, stride);
-  const std::size_t limit = static_cast<std::size_t>(max_dynamic_shared(device));
-  // Given labels, the centroids are read only for each row's own (exact) distance.
-  const bool shared_centroids = !given_labels && cbytes <= limit / 2;
-  plan.shared_centroids = shared_centroids;
-  std::size_t bytes = shared_centroids ? (cbytes + 15) / 16 * 16 : 0;
   const std::size_t pbytes = static_cast<std::size_t>(k) * (d + 1) * sizeof(double);
-  plan.shared_partials = accumulate && bytes + pbytes <= limit;
-  if (plan.shared_partials) bytes += pbytes;
-  plan.shared_bytes = bytes;
   int sms = 0, per_sm = 0;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
         "cudaDeviceGetAttribute(MultiProcessorCount)");
   with_lloyd_dp(d, given_labels, [&](auto width) {
     auto kernel = lloyd_kernel<T, decltype(width)::value>;
+    const std::size_t limit = dynamic_shared_limit(kernel, device);
+    // Given labels, the centroids are read only for each row's own (exact) distance.
+    plan.shared_centroids = !given_labels && cbytes <= limit / 2;
+    std::size_t bytes = plan.shared_centroids ? (cbytes + 15) / 16 * 16 : 0;
+    plan.shared_partials = accumulate && bytes + pbytes <= limit;
+    if (plan.shared_partials) bytes += pbytes;
+    plan.shared_bytes = bytes;
     allow_shared(kernel, bytes);
     check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, bytes),
           "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
@@ -588,8 +664,8 @@ template <typename T>
 void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
                 const LloydPlan& plan, bool accumulate, double* partials, double* block_totals,
                 double* out, cudaStream_t stream, const std::int32_t* given) {
-  if ((given != nullptr) != plan.given_labels)
-    throw InvalidArgument("lloyd_pass: given labels and the plan disagree");
+  if ((given != nullptr) != plan.given_labels || accumulate != plan.accumulate)
+    throw InvalidArgument("lloyd_pass: the arguments and the plan disagree");
   const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
   // Fewer blocks than the plan when there are fewer tiles; the plan's count otherwise (fixed).
   const int blocks = static_cast<int>(tiles < plan.blocks ? tiles : plan.blocks);
@@ -616,10 +692,10 @@ void launch_nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, st
                     cudaStream_t stream) {
   const int device = current_device();
   const std::size_t cbytes = centroid_shared_bytes<T>(c.k, c.stride);
-  const bool shared = centroids_fit(cbytes, device) && cbytes <= 96 * 1024;
-  const std::size_t bytes = shared ? cbytes : 0;
   with_dp(data.d, [&](auto width) {
     auto kernel = nearest_kernel<T, decltype(width)::value>;
+    const bool shared = cbytes <= dynamic_shared_limit(kernel, device) && cbytes <= 96 * 1024;
+    const std::size_t bytes = shared ? cbytes : 0;
     allow_shared(kernel, bytes);
     kernel<<<kReduceBlocks, kThreads, bytes, stream>>>(data, c, shared, labels, dist_sq, closest,
                                                        update, reset, block_totals);
@@ -699,12 +775,32 @@ void distances_block(const DataView<T>& data, const T* centroids, int k, std::in
 }
 
 template <typename T>
-void column_sums(const DataView<T>& data, const double* center, bool squares, double* partials,
-                 double* out, cudaStream_t stream) {
-  column_sums_kernel<T><<<kColumnBlocks, 128, 0, stream>>>(data, center, squares, partials);
+void column_sums(const DataView<T>& data, const double* center, bool squares,
+                 std::int64_t chunk_rows, int chunks, double* partials, double* out,
+                 cudaStream_t stream) {
+  const std::int64_t items = static_cast<std::int64_t>(chunks) * data.d;
+  column_sums_kernel<T><<<static_cast<unsigned>((items + 127) / 128), 128, 0, stream>>>(
+      data, center, squares, chunk_rows, chunks, partials);
   check_launch("column_sums_kernel");
-  column_finish<<<(data.d + 127) / 128, 128, 0, stream>>>(partials, kColumnBlocks, data.d, out);
+  column_finish<<<(data.d + 127) / 128, 128, 0, stream>>>(partials, chunks, data.d, out);
   check_launch("column_finish");
+}
+
+template <typename T>
+void chunk_potentials(const DataView<T>& data, const double* closest, std::int64_t chunk_rows,
+                      int chunks, double* sums, cudaStream_t stream) {
+  chunk_potentials_kernel<T><<<static_cast<unsigned>(chunks), kThreads, 0, stream>>>(
+      data, closest, chunk_rows, chunks, sums);
+  check_launch("chunk_potentials_kernel");
+}
+
+template <typename T>
+void find_targets(const DataView<T>& data, const double* closest, const TargetQuery* queries, int m,
+                  std::int64_t* out, cudaStream_t stream) {
+  if (m == 0) return;
+  find_targets_kernel<T>
+      <<<static_cast<unsigned>(m), kThreads, 0, stream>>>(data, closest, queries, out);
+  check_launch("find_targets_kernel");
 }
 
 template <typename T>
@@ -733,8 +829,12 @@ void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream) 
                                    cudaStream_t);                                                  \
   template void distances_block<T>(const DataView<T>&, const T*, int, std::int64_t, std::int64_t,  \
                                    double*, cudaStream_t);                                         \
-  template void column_sums<T>(const DataView<T>&, const double*, bool, double*, double*,          \
-                               cudaStream_t);                                                      \
+  template void column_sums<T>(const DataView<T>&, const double*, bool, std::int64_t, int,         \
+                               double*, double*, cudaStream_t);                                    \
+  template void chunk_potentials<T>(const DataView<T>&, const double*, std::int64_t, int, double*, \
+                                    cudaStream_t);                                                 \
+  template void find_targets<T>(const DataView<T>&, const double*, const TargetQuery*, int,        \
+                                std::int64_t*, cudaStream_t);                                      \
   template void subtract<T>(T*, std::int64_t, int, const T*, cudaStream_t);
 
 SEGCORE_INSTANTIATE(float)

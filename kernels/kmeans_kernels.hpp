@@ -41,6 +41,7 @@ struct DataView {
 struct LloydPlan {
   int blocks = 0;
   bool given_labels = false;      ///< labels come from the caller (the GEMM path), not computed
+  bool accumulate = false;        ///< the pass sums the points per label (lloyd_pass checks it)
   bool shared_centroids = false;  ///< centroids staged in shared memory (else read from global)
   bool shared_partials = false;   ///< per-block sums held in shared memory (else in `partials`)
   std::size_t shared_bytes = 0;
@@ -139,12 +140,32 @@ template <typename T>
 void distances_block(const DataView<T>& data, const T* centroids, int k, std::int64_t first,
                      std::int64_t rows, double* out, cudaStream_t stream);
 
-/// Column sums of the data (centred on `center` when not null) into partials (column_blocks()
-/// x d) and then out (d), in a fixed order. Squares when `squares`.
+/// Column sums of the data (centred on `center` when not null; squares when `squares`) per chunk
+/// of rows (chunk c: [c chunk_rows, (c + 1) chunk_rows), the last to n, as make_chunking gives
+/// them) into partials (chunks x d), then added in chunk order into out (d): the CPU backend's
+/// order and rounding, so the results are bitwise its own.
 template <typename T>
-void column_sums(const DataView<T>& data, const double* center, bool squares, double* partials,
-                 double* out, cudaStream_t stream);
-int column_blocks();
+void column_sums(const DataView<T>& data, const double* center, bool squares,
+                 std::int64_t chunk_rows, int chunks, double* partials, double* out,
+                 cudaStream_t stream);
+
+/// sums[c] = sum of w_i closest_i over chunk c (chunks as for column_sums), in a fixed order.
+template <typename T>
+void chunk_potentials(const DataView<T>& data, const double* closest, std::int64_t chunk_rows,
+                      int chunks, double* sums, cudaStream_t stream);
+
+/// A k-means++ draw inside one chunk: the first row of [lo, hi) at which start + the running sum
+/// of w_i closest_i reaches target.
+struct TargetQuery {
+  std::int64_t lo = 0, hi = 0;
+  double start = 0, target = 0;
+};
+
+/// out[j] = the row answering queries[j] (device arrays), or -1 when the chunk's running sum
+/// never reaches the target; one block per query, the same answer on every run.
+template <typename T>
+void find_targets(const DataView<T>& data, const double* closest, const TargetQuery* queries, int m,
+                  std::int64_t* out, cudaStream_t stream);
 
 /// x_ij -= shift_j in T.
 template <typename T>

@@ -135,9 +135,13 @@ TEST(CudaBackend, LloydPassMatchesCpuAcrossShapes) {
   SKIP_WITHOUT_GPU();
   // d = 1, d not a multiple of 4 or 32, d above the register path (130); n not a multiple of
   // 256; k = 1, k = n; weights.
-  const std::size_t shapes[][3] = {{1000, 1, 3},    {1537, 3, 5},    {4099, 17, 33},
-                                   {20000, 16, 32}, {3001, 64, 256}, {2000, 130, 7},
-                                   {100, 8, 1},     {64, 5, 64},     {70000, 8, 1024}};
+  // Also: shared memory just under 48 KiB (d = 32, k = 100: the opt-in limit must be raised
+  // there too, the kernel's static shared memory counts), and sums too large for shared memory
+  // (d = 16, k = 4096: the pass without sums plus the sorted label sums).
+  const std::size_t shapes[][3] = {{1000, 1, 3},    {1537, 3, 5},     {4099, 17, 33},
+                                   {20000, 16, 32}, {3001, 64, 256},  {2000, 130, 7},
+                                   {100, 8, 1},     {64, 5, 64},      {70000, 8, 1024},
+                                   {5000, 32, 100}, {20000, 16, 4096}};
   for (const auto& s : shapes)
     for (const bool weighted : {false, true}) {
       compare_lloyd_pass<float>(s[0], s[1], s[2], weighted);
@@ -254,9 +258,46 @@ TEST(CudaBackend, SeedingPassesMatchCpu) {
   gpu->sample_by_potential(targets, 4, sg);
   for (int t = 0; t < 4; ++t) EXPECT_LE(std::llabs(sc[t] - sg[t]), 1) << t;
   EXPECT_EQ(sg[3], 49999);
+  // Many draws: the same rows on every run (a fixed summation order), within one row of the
+  // CPU's (whose running sums round differently), and never past the total.
+  std::vector<double> many(200);
+  for (std::size_t t = 0; t < many.size(); ++t)
+    many[t] = p_gpu * (static_cast<double>(t) + 0.5) / static_cast<double>(many.size());
+  many.back() = p_gpu;  // the whole potential: the last row with weight, not past it
+  std::vector<std::int64_t> g1(many.size()), g2(many.size()), c1(many.size());
+  gpu->sample_by_potential(many.data(), many.size(), g1.data());
+  gpu->sample_by_potential(many.data(), many.size(), g2.data());
+  cpu->sample_by_potential(many.data(), many.size(), c1.data());
+  EXPECT_EQ(g1, g2);
+  for (std::size_t t = 0; t < many.size(); ++t) EXPECT_LE(std::llabs(g1[t] - c1[t]), 1) << t;
+  EXPECT_TRUE(std::is_sorted(g1.begin(), g1.end()));
   const auto oc = cpu->oversample(10.0 / p_cpu, 77), og = gpu->oversample(10.0 / p_cpu, 77);
   EXPECT_EQ(og, oc);
   EXPECT_TRUE(std::is_sorted(og.begin(), og.end()));
+}
+
+// Seeded fits on the GPU are reproducible bit for bit (k-means++ and k-means||, with
+// centring of the data and restarts), and close to the CPU's.
+TEST(CudaBackend, SeededFitsAreReproducible) {
+  SKIP_WITHOUT_GPU();
+  const Data<float> data = blobs<float>(60001, 7, 6, true, 9);
+  for (const KMeansInit init : {KMeansInit::kKMeansPlusPlus, KMeansInit::kKMeansParallel}) {
+    KMeansParams p;
+    p.k = 6;
+    p.init = init;
+    p.n_init = 2;
+    p.seed = 5;
+    p.device = Device::kCuda;
+    const auto a = kmeans_fit<float>(data.view(), data.weights(), p);
+    const auto b = kmeans_fit<float>(data.view(), data.weights(), p);
+    EXPECT_EQ(a.labels, b.labels);
+    EXPECT_EQ(
+        0, std::memcmp(a.centroids.data(), b.centroids.data(), a.centroids.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(&a.inertia, &b.inertia, sizeof(double)));
+    p.device = Device::kCpu;
+    const auto c = kmeans_fit<float>(data.view(), data.weights(), p);
+    EXPECT_LE(rel(a.inertia, c.inertia), 1e-4);  // well separated blobs: the same optimum
+  }
 }
 
 TEST(CudaBackend, PredictAndTransformMatchCpu) {

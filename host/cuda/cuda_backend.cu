@@ -1,13 +1,11 @@
 // segcore: the CUDA K-means backend. Host code around kernels/kmeans_kernels.cu: device-resident
 // data, labels and seeding state; Thrust for the prefix sum, searches, compaction and the sort
 // of the rare relocation pass. Every status is checked (cuda_raii.hpp).
-#include <thrust/binary_search.h>
 #include <thrust/copy.h>
 #include <thrust/count.h>
 #include <thrust/execution_policy.h>
 #include <thrust/functional.h>
 #include <thrust/iterator/counting_iterator.h>
-#include <thrust/scan.h>
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
 
@@ -22,6 +20,7 @@
 #include "cuda/cuda_raii.hpp"
 #include "cuda/upload.hpp"
 #include "kernels/kmeans_kernels.hpp"
+#include "parallel.hpp"
 #include "segcore/error.hpp"
 
 namespace segcore::cuda {
@@ -61,8 +60,8 @@ class CudaBackend final : public KMeansBackend<T> {
     closest_ = DeviceBuffer<double>();
     scratch_ = DeviceBuffer<double>();
     has_closest_ = false;
-    // The plan and the GEMM path's buffers depend on n and d.
-    plan_valid_ = false;
+    // The plans and the GEMM path's buffers depend on n and d.
+    plans_.clear();
     scores_ = DeviceBuffer<T>();
     next_labels_ = DeviceBuffer<std::int32_t>();
     sums_scratch_ = DeviceBuffer<unsigned char>();
@@ -86,13 +85,19 @@ class CudaBackend final : public KMeansBackend<T> {
 
   void column_moments(double* mean, double* variance) override {
     require_data();
-    DeviceBuffer<double> partials(static_cast<std::size_t>(column_blocks()) * d_);
+    // The CPU backend's chunks (and order and rounding): bitwise its means and variances.
+    const detail::Chunking ch = detail::make_chunking(n_, d_ * sizeof(double));
+    const auto chunks = static_cast<int>(ch.chunks);
+    const auto rows = static_cast<std::int64_t>(ch.chunk_rows);
+    DeviceBuffer<double> partials(ch.chunks * d_);
     DeviceBuffer<double> out(d_), center(d_);
-    column_sums<T>(view(), nullptr, false, partials.data(), out.data(), stream_.get());
+    column_sums<T>(view(), nullptr, false, rows, chunks, partials.data(), out.data(),
+                   stream_.get());
     download(mean, out.data(), d_);
     for (std::size_t f = 0; f < d_; ++f) mean[f] /= static_cast<double>(n_);
     copy_to_device(center.data(), mean, d_);
-    column_sums<T>(view(), center.data(), true, partials.data(), out.data(), stream_.get());
+    column_sums<T>(view(), center.data(), true, rows, chunks, partials.data(), out.data(),
+                   stream_.get());
     download(variance, out.data(), d_);
     for (std::size_t f = 0; f < d_; ++f) variance[f] /= static_cast<double>(n_);
   }
@@ -129,21 +134,28 @@ class CudaBackend final : public KMeansBackend<T> {
       prepare_gemm(k, accumulate);
       gemm_labels<T>(cublas_->get(), view(), p.view, scores_.data(), tile_rows_,
                      next_labels_.data(), stream_.get());
-      const LloydPlan& plan = plan_for(k, false, true);
+      const LloydPlan plan = plan_for(k, false, true);
       cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, false, partials_.data(),
                           lloyd_totals_.data(), lloyd_out_.data(), stream_.get(),
                           next_labels_.data());
       if (accumulate)
         label_sums<T>(view(), labels_.data(), k, sums_scratch_.data(), sums_scratch_.size(),
                       lloyd_out_.data(), stream_.get());
+    } else if (accumulate && !plan_for(k, true, false).shared_partials &&
+               n < (std::int64_t{1} << 31) && k <= kGemmMaxK) {
+      // The k x (d + 1) sums do not fit in shared memory: rather than per-block copies of them
+      // in global memory (blocks x k x (d + 1) doubles), the pass without sums, then the sorted
+      // label sums of the GEMM path.
+      prepare_label_sums(k);
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_for(k, false, false), false,
+                          partials_.data(), lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
+      label_sums<T>(view(), labels_.data(), k, sums_scratch_.data(), sums_scratch_.size(),
+                    lloyd_out_.data(), stream_.get());
     } else {
-      const LloydPlan& plan = plan_for(k, accumulate, false);
-      if (accumulate && !plan.shared_partials)
-        check(cudaMemsetAsync(partials_.data(), 0, plan.partial_doubles * sizeof(double),
-                              stream_.get()),
-              "cudaMemsetAsync");
-      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, accumulate, partials_.data(),
-                          lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
+      // (The kernel zeroes its own partial sums.)
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_for(k, accumulate, false),
+                          accumulate, partials_.data(), lloyd_totals_.data(), lloyd_out_.data(),
+                          stream_.get());
     }
     const std::size_t count = accumulate ? 2 + static_cast<std::size_t>(k) * (d_ + 1) : 2;
     host_out_.resize(count);
@@ -207,9 +219,11 @@ class CudaBackend final : public KMeansBackend<T> {
     cuda::update_closest<T>(view(), p.view, closest_.data(), reset || !has_closest_,
                             block_totals_.data(), out.data(), stream_.get());
     has_closest_ = true;
-    double r = 0;
-    download(&r, out.data(), 1);
-    return r;
+    // The potential as sample_by_potential's prefix sums will see it (same chunks, same sums),
+    // so a target u * potential with u < 1 always falls inside them.
+    double total = 0;
+    for (const double c : chunk_potentials()) total += c;
+    return total;
   }
 
   void candidate_potentials(ConstMatrixView<T> cand, double* pots) override {
@@ -230,18 +244,38 @@ class CudaBackend final : public KMeansBackend<T> {
   void sample_by_potential(const double* targets, std::size_t m, std::int64_t* out) override {
     require_closest();
     if (m == 0) return;
-    ensure(scratch_);
-    weighted_closest<T>(view(), closest_.data(), scratch_.data(), stream_.get());
-    auto policy = thrust::cuda::par.on(stream_.get());
-    thrust::inclusive_scan(policy, scratch_.data(), scratch_.data() + n_, scratch_.data());
-    DeviceBuffer<double> t(m);
-    DeviceBuffer<std::int64_t> found(m);
-    copy_to_device(t.data(), targets, m);
-    thrust::lower_bound(policy, scratch_.data(), scratch_.data() + n_, t.data(), t.data() + m,
-                        found.data());
-    download(out, found.data(), m);
-    for (std::size_t j = 0; j < m; ++j)
-      out[j] = std::min<std::int64_t>(out[j], static_cast<std::int64_t>(n_) - 1);
+    // As the CPU backend: per-chunk potentials, their prefix sums in chunk order, then each target
+    // is found inside its chunk (here by a block scan per tile: deterministic, not the CPU's
+    // sequential rounding). No target beyond the total: n - 1, as on the CPU.
+    const detail::Chunking ch = detail::make_chunking(n_, 0);
+    const std::vector<double> sums = chunk_potentials();
+    std::vector<double> prefix(ch.chunks + 1, 0.0);
+    for (std::size_t c = 0; c < ch.chunks; ++c) prefix[c + 1] = prefix[c] + sums[c];
+    std::vector<TargetQuery> queries;
+    std::vector<std::size_t> slot;
+    for (std::size_t t = 0; t < m; ++t) {
+      out[t] = static_cast<std::int64_t>(n_) - 1;
+      std::size_t c = 0;
+      while (c < ch.chunks && prefix[c + 1] < targets[t]) ++c;
+      if (c == ch.chunks) continue;
+      TargetQuery q;
+      q.lo = static_cast<std::int64_t>(ch.begin(c));
+      q.hi = static_cast<std::int64_t>(ch.end(c));
+      q.start = prefix[c];
+      q.target = targets[t];
+      queries.push_back(q);
+      slot.push_back(t);
+    }
+    if (queries.empty()) return;
+    DeviceBuffer<TargetQuery> dq(queries.size());
+    DeviceBuffer<std::int64_t> found(queries.size());
+    copy_to_device(dq.data(), queries.data(), queries.size());
+    find_targets<T>(view(), closest_.data(), dq.data(), static_cast<int>(queries.size()),
+                    found.data(), stream_.get());
+    std::vector<std::int64_t> rows(queries.size());
+    download(rows.data(), found.data(), rows.size());
+    for (std::size_t j = 0; j < rows.size(); ++j)
+      if (rows[j] >= 0) out[slot[j]] = rows[j];
   }
 
   std::vector<std::int64_t> oversample(double scale, std::uint64_t seed) override {
@@ -351,36 +385,58 @@ class CudaBackend final : public KMeansBackend<T> {
     return packed_;
   }
 
-  /// The fused kernel's plan for this shape, made once per (k, accumulate, given labels).
-  const LloydPlan& plan_for(int k, bool accumulate, bool given) {
-    if (!plan_valid_ || plan_k_ != k || plan_accumulate_ != accumulate || plan_given_ != given) {
-      plan_ = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given);
-      plan_k_ = k;
-      plan_accumulate_ = accumulate;
-      plan_given_ = given;
-      plan_valid_ = true;
-      partials_.resize(std::max<std::size_t>(plan_.partial_doubles, 1));
-      lloyd_totals_.resize(2 * static_cast<std::size_t>(plan_.blocks));
+  /// Sums of w_i closest_i per chunk of make_chunking(n, 0), in a fixed order.
+  std::vector<double> chunk_potentials() {
+    const detail::Chunking ch = detail::make_chunking(n_, 0);
+    DeviceBuffer<double> sums(ch.chunks);
+    cuda::chunk_potentials<T>(view(), closest_.data(), static_cast<std::int64_t>(ch.chunk_rows),
+                              static_cast<int>(ch.chunks), sums.data(), stream_.get());
+    std::vector<double> host(ch.chunks);
+    download(host.data(), sums.data(), ch.chunks);
+    return host;
+  }
+
+  /// The fused kernel's plan for this shape, made once per (k, accumulate, given labels) and kept
+  /// (the driver alternates passes with and without sums); partials_ and lloyd_totals_ are
+  /// grown to the largest plan's needs, the bytes checked against free memory first.
+  LloydPlan plan_for(int k, bool accumulate, bool given) {
+    for (const PlanEntry& e : plans_)
+      if (e.k == k && e.accumulate == accumulate && e.given == given) return e.plan;
+    const LloydPlan plan = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given);
+    const std::size_t partials = std::max<std::size_t>(plan.partial_doubles, 1);
+    if (partials > partials_.size()) {
+      partials_ = DeviceBuffer<double>();
+      require_device_memory(partials * sizeof(double), "the Lloyd pass's per-block sums");
+      partials_.resize(partials);
     }
-    return plan_;
+    const auto totals = 2 * static_cast<std::size_t>(plan.blocks);
+    if (totals > lloyd_totals_.size()) lloyd_totals_.resize(totals);
+    plans_.push_back(PlanEntry{k, accumulate, given, plan});
+    return plan;
+  }
+
+  /// The sort scratch of label_sums for k labels, checked against free memory first.
+  void prepare_label_sums(int k) {
+    const std::size_t bytes =
+        label_sums_scratch_bytes(static_cast<std::int64_t>(n_), k, static_cast<int>(d_));
+    if (sums_scratch_.size() >= bytes) return;
+    sums_scratch_ = DeviceBuffer<unsigned char>();
+    require_device_memory(bytes, "the sort buffers of the per-label sums");
+    sums_scratch_.resize(bytes);
   }
 
   /// The GEMM path's buffers for k centroids: the tile's scores, the new labels and, when
   /// accumulating, the sort scratch; checked against free memory before allocating.
   void prepare_gemm(int k, bool accumulate) {
-    const auto n = static_cast<std::int64_t>(n_);
-    const int d = static_cast<int>(d_);
-    const std::int64_t tile = gemm_tile_rows(n, k, sizeof(T));
+    const std::int64_t tile = gemm_tile_rows(static_cast<std::int64_t>(n_), k, sizeof(T));
     const std::size_t score_values = static_cast<std::size_t>(tile) * k;
-    const std::size_t sums_bytes = accumulate ? label_sums_scratch_bytes(n, k, d) : 0;
     std::size_t need = 0;
     if (scores_.size() < score_values) need += score_values * sizeof(T);
     if (next_labels_.size() != n_) need += n_ * sizeof(std::int32_t);
-    if (sums_scratch_.size() < sums_bytes) need += sums_bytes;
-    if (need > 0) require_device_memory(need, "the GEMM path's scores, labels and sort buffers");
+    if (need > 0) require_device_memory(need, "the GEMM path's scores and labels");
     if (scores_.size() < score_values) scores_.resize(score_values);
     if (next_labels_.size() != n_) next_labels_.resize(n_);
-    if (sums_scratch_.size() < sums_bytes) sums_scratch_.resize(sums_bytes);
+    if (accumulate) prepare_label_sums(k);
     tile_rows_ = tile;
     if (!cublas_) {
       cublas_ = std::make_unique<CublasHandle>();
@@ -414,9 +470,12 @@ class CudaBackend final : public KMeansBackend<T> {
   Packed packed_;
   std::vector<T> host_padded_, host_norms_;
   LloydPath path_;
-  LloydPlan plan_;
-  bool plan_valid_ = false, plan_accumulate_ = false, plan_given_ = false;
-  int plan_k_ = 0;
+  struct PlanEntry {
+    int k;
+    bool accumulate, given;
+    LloydPlan plan;
+  };
+  std::vector<PlanEntry> plans_;
   DeviceBuffer<double> partials_, lloyd_totals_, lloyd_out_;
   std::vector<double> host_out_;
   // The GEMM path (created on first use).
