@@ -378,14 +378,6 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 template <typename T>
-__global__ void weighted_closest_kernel(DataView<T> data, const double* __restrict__ closest,
-                                        double* __restrict__ values) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
-       i < data.n; i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
-    values[i] = weight_of(data, i) * closest[i];
-}
-
-template <typename T>
 __global__ void oversample_kernel(DataView<T> data, const double* __restrict__ closest,
                                   double scale, std::uint64_t seed,
                                   std::int32_t* __restrict__ flags) {
@@ -487,7 +479,9 @@ __global__ void __launch_bounds__(kThreads)
 
 /// One block per target: the first row i of [lo, hi) at which start + (the running sum of
 /// w closest from lo) reaches the target, -1 when none does. The running sum is a block scan
-/// per tile of kThreads rows plus a carry: a fixed order, the same answer on every run.
+/// per tile of kThreads x kScanItems rows (each thread kScanItems consecutive rows) plus a
+/// carry: a fixed order, the same answer on every run.
+constexpr int kScanItems = 8;
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     find_targets_kernel(DataView<T> data, const double* __restrict__ closest,
@@ -502,22 +496,34 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ std::int64_t s_found;
   const TargetQuery q = queries[blockIdx.x];
   constexpr std::int64_t kNone = 0x7fffffffffffffffLL;
+  constexpr std::int64_t kTile = static_cast<std::int64_t>(kThreads) * kScanItems;
   if (threadIdx.x == 0) {
     s_carry = q.start;
     s_found = -1;
   }
   __syncthreads();
-  for (std::int64_t base = q.lo; base < q.hi; base += kThreads) {
-    const std::int64_t i = base + threadIdx.x;
-    const double v = i < q.hi ? __dmul_rn(weight_of(data, i), closest[i]) : 0.0;
-    double incl = 0, total = 0;
+  for (std::int64_t base = q.lo; base < q.hi; base += kTile) {
+    const std::int64_t first_row = base + static_cast<std::int64_t>(threadIdx.x) * kScanItems;
+    double v[kScanItems], incl[kScanItems];
+#pragma unroll
+    for (int j = 0; j < kScanItems; ++j) {
+      const std::int64_t i = first_row + j;
+      v[j] = i < q.hi ? __dmul_rn(weight_of(data, i), closest[i]) : 0.0;
+    }
+    double total = 0;
     Scan(temp.scan).InclusiveSum(v, incl, total);
     const double carry = s_carry;
-    const std::int64_t hit = i < q.hi && __dadd_rn(carry, incl) >= q.target ? i : kNone;
+    // The running sum only grows along a thread's rows: its first hit is its smallest.
+    std::int64_t hit = kNone;
+#pragma unroll
+    for (int j = kScanItems - 1; j >= 0; --j) {
+      const std::int64_t i = first_row + j;
+      if (i < q.hi && __dadd_rn(carry, incl[j]) >= q.target) hit = i;
+    }
     __syncthreads();  // the scan's storage is reused by the reduction; everyone has read s_carry
-    const std::int64_t first = Reduce(temp.reduce).Reduce(hit, MinIndex{});
+    const std::int64_t found = Reduce(temp.reduce).Reduce(hit, MinIndex{});
     if (threadIdx.x == 0) {
-      if (first != kNone) s_found = first;
+      if (found != kNone) s_found = found;
       s_carry = __dadd_rn(carry, total);
     }
     __syncthreads();
@@ -733,13 +739,6 @@ void candidate_potentials(const DataView<T>& data, const T* candidates, int m,
 }
 
 template <typename T>
-void weighted_closest(const DataView<T>& data, const double* closest, double* values,
-                      cudaStream_t stream) {
-  weighted_closest_kernel<T><<<grid_for(data.n), kThreads, 0, stream>>>(data, closest, values);
-  check_launch("weighted_closest_kernel");
-}
-
-template <typename T>
 void oversample_flags(const DataView<T>& data, const double* closest, double scale,
                       std::uint64_t seed, std::int32_t* flags, cudaStream_t stream) {
   oversample_kernel<T>
@@ -820,7 +819,6 @@ void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream) 
                                   bool, double*, double*, cudaStream_t);                           \
   template void candidate_potentials<T>(const DataView<T>&, const T*, int, const double*, double*, \
                                         double*, cudaStream_t);                                    \
-  template void weighted_closest<T>(const DataView<T>&, const double*, double*, cudaStream_t);     \
   template void oversample_flags<T>(const DataView<T>&, const double*, double, std::uint64_t,      \
                                     std::int32_t*, cudaStream_t);                                  \
   template void inertia<T>(const DataView<T>&, const T*, const std::int32_t*, double*, double*,    \

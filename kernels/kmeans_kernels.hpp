@@ -114,11 +114,6 @@ void candidate_potentials(const DataView<T>& data, const T* candidates, int m,
                           const double* closest, double* block_totals, double* out,
                           cudaStream_t stream);
 
-/// values_i = w_i closest_i (for the prefix sum of k-means++ sampling).
-template <typename T>
-void weighted_closest(const DataView<T>& data, const double* closest, double* values,
-                      cudaStream_t stream);
-
 /// flags_i = 1 when counter_uniform(seed, i) < scale * w_i * closest_i (k-means|| draw).
 template <typename T>
 void oversample_flags(const DataView<T>& data, const double* closest, double scale,

@@ -60,8 +60,12 @@ class CudaBackend final : public KMeansBackend<T> {
     closest_ = DeviceBuffer<double>();
     scratch_ = DeviceBuffer<double>();
     has_closest_ = false;
-    // The plans and the GEMM path's buffers depend on n and d.
+    // The plans, their buffers and the GEMM path's depend on n and d.
     plans_.clear();
+    partials_ = DeviceBuffer<double>();
+    lloyd_totals_ = DeviceBuffer<double>();
+    lloyd_out_ = DeviceBuffer<double>();
+    pot_chunks_valid_ = false;
     scores_ = DeviceBuffer<T>();
     next_labels_ = DeviceBuffer<std::int32_t>();
     sums_scratch_ = DeviceBuffer<unsigned char>();
@@ -134,26 +138,25 @@ class CudaBackend final : public KMeansBackend<T> {
       prepare_gemm(k, accumulate);
       gemm_labels<T>(cublas_->get(), view(), p.view, scores_.data(), tile_rows_,
                      next_labels_.data(), stream_.get());
-      const LloydPlan plan = plan_for(k, false, true);
+      const LloydPlan plan = plan_with_buffers(k, false, true);
       cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, false, partials_.data(),
                           lloyd_totals_.data(), lloyd_out_.data(), stream_.get(),
                           next_labels_.data());
       if (accumulate)
         label_sums<T>(view(), labels_.data(), k, sums_scratch_.data(), sums_scratch_.size(),
                       lloyd_out_.data(), stream_.get());
-    } else if (accumulate && !plan_for(k, true, false).shared_partials &&
-               n < (std::int64_t{1} << 31) && k <= kGemmMaxK) {
+    } else if (accumulate && sums_by_sorting(k)) {
       // The k x (d + 1) sums do not fit in shared memory: rather than per-block copies of them
-      // in global memory (blocks x k x (d + 1) doubles), the pass without sums, then the sorted
-      // label sums of the GEMM path.
+      // in global memory (blocks x k x (d + 1) doubles, read-modified-written per tile), the
+      // pass without sums, then the sorted label sums of the GEMM path.
       prepare_label_sums(k);
-      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_for(k, false, false), false,
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_with_buffers(k, false, false), false,
                           partials_.data(), lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
       label_sums<T>(view(), labels_.data(), k, sums_scratch_.data(), sums_scratch_.size(),
                     lloyd_out_.data(), stream_.get());
     } else {
       // (The kernel zeroes its own partial sums.)
-      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_for(k, accumulate, false),
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_with_buffers(k, accumulate, false),
                           accumulate, partials_.data(), lloyd_totals_.data(), lloyd_out_.data(),
                           stream_.get());
     }
@@ -221,6 +224,7 @@ class CudaBackend final : public KMeansBackend<T> {
     has_closest_ = true;
     // The potential as sample_by_potential's prefix sums will see it (same chunks, same sums),
     // so a target u * potential with u < 1 always falls inside them.
+    pot_chunks_valid_ = false;
     double total = 0;
     for (const double c : chunk_potentials()) total += c;
     return total;
@@ -248,7 +252,7 @@ class CudaBackend final : public KMeansBackend<T> {
     // is found inside its chunk (here by a block scan per tile: deterministic, not the CPU's
     // sequential rounding). No target beyond the total: n - 1, as on the CPU.
     const detail::Chunking ch = detail::make_chunking(n_, 0);
-    const std::vector<double> sums = chunk_potentials();
+    const std::vector<double> sums = chunk_potentials();  // a copy: the cache may be refilled
     std::vector<double> prefix(ch.chunks + 1, 0.0);
     for (std::size_t c = 0; c < ch.chunks; ++c) prefix[c + 1] = prefix[c] + sums[c];
     std::vector<TargetQuery> queries;
@@ -385,24 +389,34 @@ class CudaBackend final : public KMeansBackend<T> {
     return packed_;
   }
 
-  /// Sums of w_i closest_i per chunk of make_chunking(n, 0), in a fixed order.
-  std::vector<double> chunk_potentials() {
+  /// Sums of w_i closest_i per chunk of make_chunking(n, 0), in a fixed order; kept until
+  /// closest_ changes (update_closest, set_data).
+  const std::vector<double>& chunk_potentials() {
+    if (pot_chunks_valid_) return pot_chunks_;
     const detail::Chunking ch = detail::make_chunking(n_, 0);
     DeviceBuffer<double> sums(ch.chunks);
     cuda::chunk_potentials<T>(view(), closest_.data(), static_cast<std::int64_t>(ch.chunk_rows),
                               static_cast<int>(ch.chunks), sums.data(), stream_.get());
-    std::vector<double> host(ch.chunks);
-    download(host.data(), sums.data(), ch.chunks);
-    return host;
+    pot_chunks_.resize(ch.chunks);
+    download(pot_chunks_.data(), sums.data(), ch.chunks);
+    pot_chunks_valid_ = true;
+    return pot_chunks_;
   }
 
   /// The fused kernel's plan for this shape, made once per (k, accumulate, given labels) and kept
-  /// (the driver alternates passes with and without sums); partials_ and lloyd_totals_ are
-  /// grown to the largest plan's needs, the bytes checked against free memory first.
+  /// (the driver alternates passes with and without sums). Allocates nothing.
   LloydPlan plan_for(int k, bool accumulate, bool given) {
     for (const PlanEntry& e : plans_)
       if (e.k == k && e.accumulate == accumulate && e.given == given) return e.plan;
     const LloydPlan plan = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given);
+    plans_.push_back(PlanEntry{k, accumulate, given, plan});
+    return plan;
+  }
+
+  /// plan_for, with partials_ and lloyd_totals_ grown to what it launches with (the bytes
+  /// checked against free memory first): call it for the plan a pass is about to use.
+  LloydPlan plan_with_buffers(int k, bool accumulate, bool given) {
+    const LloydPlan plan = plan_for(k, accumulate, given);
     const std::size_t partials = std::max<std::size_t>(plan.partial_doubles, 1);
     if (partials > partials_.size()) {
       partials_ = DeviceBuffer<double>();
@@ -411,8 +425,20 @@ class CudaBackend final : public KMeansBackend<T> {
     }
     const auto totals = 2 * static_cast<std::size_t>(plan.blocks);
     if (totals > lloyd_totals_.size()) lloyd_totals_.resize(totals);
-    plans_.push_back(PlanEntry{k, accumulate, given, plan});
     return plan;
+  }
+
+  /// Whether a pass with sums should sum through the sorted label sums: when the sums do not fit
+  /// in shared memory and the sort's scratch is not much larger than the per-block copies in
+  /// global memory it replaces (at most 2 GiB, or their size). Decided by the shape alone.
+  bool sums_by_sorting(int k) {
+    const auto n = static_cast<std::int64_t>(n_);
+    if (n >= (std::int64_t{1} << 31) || k > kGemmMaxK) return false;
+    const LloydPlan plan = plan_for(k, true, false);
+    if (plan.shared_partials) return false;
+    const std::size_t sort_bytes = label_sums_scratch_bytes(n, k, static_cast<int>(d_));
+    const std::size_t copies_bytes = plan.partial_doubles * sizeof(double);
+    return sort_bytes <= std::max(copies_bytes, std::size_t{2} << 30);
   }
 
   /// The sort scratch of label_sums for k labels, checked against free memory first.
@@ -476,6 +502,8 @@ class CudaBackend final : public KMeansBackend<T> {
     LloydPlan plan;
   };
   std::vector<PlanEntry> plans_;
+  std::vector<double> pot_chunks_;
+  bool pot_chunks_valid_ = false;
   DeviceBuffer<double> partials_, lloyd_totals_, lloyd_out_;
   std::vector<double> host_out_;
   // The GEMM path (created on first use).
