@@ -8,6 +8,7 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
+#include <thrust/transform_reduce.h>
 
 #include <algorithm>
 #include <cmath>
@@ -25,6 +26,23 @@
 
 namespace segcore::cuda {
 namespace {
+
+// farthest(): a point's distance and index, the larger distance winning, ties to the lower index
+// (exact comparisons: the same answer in any reduction order).
+struct Far {
+  double dist;
+  std::int64_t index;
+};
+struct FarOf {
+  const double* dist;
+  __host__ __device__ Far operator()(std::int64_t i) const { return Far{dist[i], i}; }
+};
+struct FarBetter {
+  __host__ __device__ Far operator()(const Far& a, const Far& b) const {
+    const bool a_wins = a.dist > b.dist || (a.dist == b.dist && a.index < b.index);
+    return a_wins ? a : b;
+  }
+};
 
 struct IsSet {
   __host__ __device__ bool operator()(std::int32_t v) const { return v != 0; }
@@ -197,15 +215,28 @@ class CudaBackend final : public KMeansBackend<T> {
     if (m == 0) return out;
     ensure(scratch_);
     label_distances<T>(view(), p.exact.data(), labels_.data(), scratch_.data(), stream_.get());
-    // Larger distance first, ties to the lower index: a stable descending sort of (distance,
-    // index) pairs that start in index order. Rare (empty clusters only), so a full sort.
-    DeviceBuffer<std::int64_t> index(n_);
+    // Larger distance first, ties to the lower index. Few points (m is the number of empty
+    // clusters): m rounds of an exact arg-max, each chosen distance then knocked out, instead of
+    // sorting all n (which needs n x 16 bytes more); a stable sort when m is large.
     auto policy = thrust::cuda::par.on(stream_.get());
-    thrust::sequence(policy, index.data(), index.data() + n_);
-    thrust::stable_sort_by_key(policy, scratch_.data(), scratch_.data() + n_, index.data(),
-                               thrust::greater<double>());
     std::vector<std::int64_t> top(m);
-    download(top.data(), index.data(), m);
+    if (m <= 16) {
+      for (std::size_t j = 0; j < m; ++j) {
+        const Far best = thrust::transform_reduce(
+            policy, thrust::counting_iterator<std::int64_t>(0),
+            thrust::counting_iterator<std::int64_t>(static_cast<std::int64_t>(n_)),
+            FarOf{scratch_.data()}, Far{-INFINITY, static_cast<std::int64_t>(n_)}, FarBetter{});
+        top[j] = best.index < static_cast<std::int64_t>(n_) ? best.index : 0;
+        const double knocked_out = -INFINITY;
+        copy_to_device(scratch_.data() + top[j], &knocked_out, 1);
+      }
+    } else {
+      DeviceBuffer<std::int64_t> index(n_);
+      thrust::sequence(policy, index.data(), index.data() + n_);
+      thrust::stable_sort_by_key(policy, scratch_.data(), scratch_.data() + n_, index.data(),
+                                 thrust::greater<double>());
+      download(top.data(), index.data(), m);
+    }
     // Only the m chosen labels cross to the host (m is the number of empty clusters: small).
     for (const std::int64_t i : top) {
       std::int32_t label = 0;
