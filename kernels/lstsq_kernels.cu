@@ -681,9 +681,17 @@ LstsqResult LstsqSession<T>::finish() {
   std::vector<std::int64_t> list(static_cast<std::size_t>(handed_back));
   download(list.data(), s.host_list, list.size(), st);
   s.stream.synchronize();
-  // The device appends in no particular order; sorted, the CPU walks the rows forwards.
+  // The device appends in no particular order; sorted, the CPU walks the rows forwards. The
+  // list indexes host arrays: check it before use.
   std::sort(list.begin(), list.end());
+  const bool list_ok =
+      (list.empty() || (list.front() >= 0 && list.back() < static_cast<std::int64_t>(n))) &&
+      std::adjacent_find(list.begin(), list.end()) == list.end();
+  if (!list_ok) throw CudaError("lstsq: corrupt hand-back list from the device");
   r.qr_problems = lstsq_detail::solve_listed_on_cpu(s.batch, s.params, list.data(), list.size(), r);
+  for (const LstsqStatus st_i : r.status)
+    if (static_cast<std::int8_t>(st_i) == kStatusHost)
+      throw CudaError("lstsq: a problem the device handed back is missing from its list");
   r.backend = "cuda (" + s.name + ")";
   return r;
 }

@@ -418,7 +418,8 @@ struct CliRun {
 
 CliRun run_cli(const std::string& args) {
   const std::string cli = cli_path();
-  const std::string err_file = testing::TempDir() + "lstsq_cli_err.txt";
+  const std::string err_file =
+      testing::TempDir() + "lstsq_cli_err_" + std::to_string(getpid()) + ".txt";
   const int rc = std::system((cli + " lstsq " + args + " 2> " + err_file + " > /dev/null").c_str());
   std::ifstream in(err_file);
   std::stringstream ss;

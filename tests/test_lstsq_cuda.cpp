@@ -407,16 +407,34 @@ TEST(LstsqCuda, TallProblemsMatchCpu) {
         }
         batch.end_problem();
       }
-      // A rank-deficient tall problem goes back to the CPU as well.
+      // A rank-deficient tall problem goes back to the CPU as well, and so does a tall one whose
+      // weights are all 0 (too few rows).
       for (std::size_t k = 0; k < 3000; ++k) {
         std::vector<double> x(p, 1.0);
         batch.row(x, normal(rng), 1.0);
       }
       batch.end_problem();
+      if (weighted) {
+        for (std::size_t k = 0; k < 700; ++k) {
+          std::vector<double> x(p);
+          for (auto& v : x) v = normal(rng);
+          batch.row(x, normal(rng), 0.0);
+        }
+        batch.end_problem();
+      }
       const LstsqResult g = solve_on(batch, Device::kCuda), c = solve_on(batch, Device::kCpu);
       expect_matches_cpu(g, c, batch, 1e-11,
                          "p=" + std::to_string(p) + (weighted ? " weighted" : ""));
-      EXPECT_EQ(g.status.back(), p > 1 ? LstsqStatus::kRankDeficient : LstsqStatus::kOk);
+      if (weighted)
+        EXPECT_EQ(g.status.back(), LstsqStatus::kTooFewRows);
+      else
+        EXPECT_EQ(g.status.back(), p > 1 ? LstsqStatus::kRankDeficient : LstsqStatus::kOk);
+      // rcond given (not the default eps * max(m, p)): the guard limit min(100, 0.1 / rcond).
+      LstsqParams rc;
+      rc.rcond = 1e-3;
+      const LstsqResult g2 = solve_on(batch, Device::kCuda, rc),
+                        c2 = solve_on(batch, Device::kCpu, rc);
+      expect_matches_cpu(g2, c2, batch, 1e-11, "rcond 1e-3, p=" + std::to_string(p));
     }
   }
 }
