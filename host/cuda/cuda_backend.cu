@@ -168,15 +168,17 @@ class CudaBackend final : public KMeansBackend<T> {
       // in global memory (blocks x k x (d + 1) doubles, read-modified-written per tile), the
       // pass without sums, then the sorted label sums of the GEMM path.
       prepare_label_sums(k);
-      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_with_buffers(k, false, false), false,
-                          partials_.data(), lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
+      // (The plan first: it may reallocate the buffers whose pointers are passed below.)
+      const LloydPlan plan = plan_with_buffers(k, false, false);
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, false, partials_.data(),
+                          lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
       label_sums<T>(view(), labels_.data(), k, sums_scratch_.data(), sums_scratch_.size(),
                     lloyd_out_.data(), stream_.get());
     } else {
       // (The kernel zeroes its own partial sums.)
-      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan_with_buffers(k, accumulate, false),
-                          accumulate, partials_.data(), lloyd_totals_.data(), lloyd_out_.data(),
-                          stream_.get());
+      const LloydPlan plan = plan_with_buffers(k, accumulate, false);
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, accumulate, partials_.data(),
+                          lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
     }
     const std::size_t count = accumulate ? 2 + static_cast<std::size_t>(k) * (d_ + 1) : 2;
     host_out_.resize(count);
