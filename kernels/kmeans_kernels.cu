@@ -315,16 +315,12 @@ template <typename T, int DP>
 __global__ void __launch_bounds__(kThreads)
     nearest_kernel(DataView<T> data, PackedCentroidsView<T> c, bool shared_centroids,
                    std::int32_t* __restrict__ labels, double* __restrict__ dist_sq,
-                   double* __restrict__ closest, bool update_closest, bool reset,
-                   double* __restrict__ block_totals) {
-  using Reduce = cub::BlockReduce<double, kThreads>;
-  __shared__ typename Reduce::TempStorage temp;
+                   double* __restrict__ closest, bool update_closest, bool reset) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const T* cs;
   const T* cn;
   stage_centroids(c, shared_centroids, reinterpret_cast<T*>(smem_raw), cs, cn);
   const int d = data.d;
-  double potential = 0;
   for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(kThreads) + threadIdx.x; i < data.n;
        i += static_cast<std::int64_t>(gridDim.x) * kThreads) {
     T xr[DP > 0 ? DP : 1];
@@ -339,12 +335,7 @@ __global__ void __launch_bounds__(kThreads)
       const double prev = reset ? infinity<double>() : closest[i];
       const double now = dist < prev ? dist : prev;
       closest[i] = now;
-      potential += weight_of(data, i) * now;
     }
-  }
-  if (update_closest) {
-    const double total = Reduce(temp).Sum(potential);
-    if (threadIdx.x == 0) block_totals[blockIdx.x] = total;
   }
 }
 
@@ -694,7 +685,7 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
 namespace {
 template <typename T>
 void launch_nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
-                    double* dist_sq, double* closest, bool update, bool reset, double* block_totals,
+                    double* dist_sq, double* closest, bool update, bool reset,
                     cudaStream_t stream) {
   const int device = current_device();
   const std::size_t cbytes = centroid_shared_bytes<T>(c.k, c.stride);
@@ -704,7 +695,7 @@ void launch_nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, st
     const std::size_t bytes = shared ? cbytes : 0;
     allow_shared(kernel, bytes);
     kernel<<<kReduceBlocks, kThreads, bytes, stream>>>(data, c, shared, labels, dist_sq, closest,
-                                                       update, reset, block_totals);
+                                                       update, reset);
     check_launch("nearest_kernel");
   });
 }
@@ -713,15 +704,13 @@ void launch_nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, st
 template <typename T>
 void nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
              double* dist_sq, cudaStream_t stream) {
-  launch_nearest(data, c, labels, dist_sq, nullptr, false, false, nullptr, stream);
+  launch_nearest(data, c, labels, dist_sq, nullptr, false, false, stream);
 }
 
 template <typename T>
 void update_closest(const DataView<T>& data, const PackedCentroidsView<T>& c, double* closest,
-                    bool reset, double* block_totals, double* out, cudaStream_t stream) {
-  launch_nearest(data, c, nullptr, nullptr, closest, true, reset, block_totals, stream);
-  finish_sums<<<1, kThreads, 0, stream>>>(block_totals, kReduceBlocks, 1, out);
-  check_launch("finish_sums");
+                    bool reset, cudaStream_t stream) {
+  launch_nearest(data, c, nullptr, nullptr, closest, true, reset, stream);
 }
 
 template <typename T>
@@ -816,7 +805,7 @@ void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream) 
   template void nearest<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,       \
                            double*, cudaStream_t);                                                 \
   template void update_closest<T>(const DataView<T>&, const PackedCentroidsView<T>&, double*,      \
-                                  bool, double*, double*, cudaStream_t);                           \
+                                  bool, cudaStream_t);                                             \
   template void candidate_potentials<T>(const DataView<T>&, const T*, int, const double*, double*, \
                                         double*, cudaStream_t);                                    \
   template void oversample_flags<T>(const DataView<T>&, const double*, double, std::uint64_t,      \

@@ -101,11 +101,11 @@ template <typename T>
 void nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
              double* dist_sq, cudaStream_t stream);
 
-/// closest_i = min(closest_i, exact distance to the nearest of c) (+inf first when reset); writes
-/// the potential sum_i w_i closest_i to out[0]. block_totals: reduce_blocks() doubles of scratch.
+/// closest_i = min(closest_i, exact distance to the nearest of c) (+inf first when reset). The
+/// potential is summed by chunk_potentials (the chunks the k-means++ draws use).
 template <typename T>
 void update_closest(const DataView<T>& data, const PackedCentroidsView<T>& c, double* closest,
-                    bool reset, double* block_totals, double* out, cudaStream_t stream);
+                    bool reset, cudaStream_t stream);
 
 /// out[j] = sum_i w_i min(closest_i, ||x_i - c_j||^2) for the m candidates (m x d, unpadded).
 /// block_totals: reduce_blocks() * m doubles of scratch.

@@ -251,9 +251,7 @@ class CudaBackend final : public KMeansBackend<T> {
   double update_closest(ConstMatrixView<T> centers, bool reset) override {
     const Packed& p = pack(centers);
     ensure(closest_);
-    DeviceBuffer<double> out(1);
-    cuda::update_closest<T>(view(), p.view, closest_.data(), reset || !has_closest_,
-                            block_totals_.data(), out.data(), stream_.get());
+    cuda::update_closest<T>(view(), p.view, closest_.data(), reset || !has_closest_, stream_.get());
     has_closest_ = true;
     // The potential as sample_by_potential's prefix sums will see it (same chunks, same sums),
     // so a target u * potential with u < 1 always falls inside them.
@@ -285,7 +283,7 @@ class CudaBackend final : public KMeansBackend<T> {
     // is found inside its chunk (here by a block scan per tile: deterministic, not the CPU's
     // sequential rounding). No target beyond the total: n - 1, as on the CPU.
     const detail::Chunking ch = detail::make_chunking(n_, 0);
-    const std::vector<double> sums = chunk_potentials();  // a copy: the cache may be refilled
+    const std::vector<double>& sums = chunk_potentials();
     std::vector<double> prefix(ch.chunks + 1, 0.0);
     for (std::size_t c = 0; c < ch.chunks; ++c) prefix[c + 1] = prefix[c] + sums[c];
     std::vector<TargetQuery> queries;
