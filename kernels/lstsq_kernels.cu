@@ -529,8 +529,6 @@ void download(T* dst, const DeviceBuffer<T>& src, std::size_t n, cudaStream_t st
 
 }  // namespace
 
-bool lstsq_device_available() { return device_available(); }
-
 template <typename T>
 struct LstsqSession<T>::Impl {
   LstsqBatch<T> batch;

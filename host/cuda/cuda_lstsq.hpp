@@ -11,9 +11,6 @@
 
 namespace segcore::cuda {
 
-/// True when the CUDA runtime reports at least one device (what Device::kAuto asks).
-bool lstsq_device_available();
-
 /// lstsq_batched on the GPU: the fused kernels solve every problem whose Cholesky factor passes
 /// the same cond_1 guard as on the CPU; the rest (ill-conditioned, rank-deficient, too few rows)
 /// are finished on the CPU by the CPU path's QR code. `batch` must have passed

@@ -244,15 +244,4 @@ inline int select_device() {
   return device;
 }
 
-/// True when the CUDA runtime reports at least one device (no exception, no sticky error).
-inline bool device_available() {
-  int count = 0;
-  const cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess) {
-    cudaGetLastError();
-    return false;
-  }
-  return count > 0;
-}
-
 }  // namespace segcore::cuda

@@ -13,6 +13,7 @@
 
 #include "lstsq/lstsq_kernels.hpp"
 #include "parallel.hpp"
+#include "segcore/backend.hpp"
 #include "segcore/device.hpp"
 #include "segcore/error.hpp"
 #include "segcore/lstsq.hpp"
@@ -178,8 +179,7 @@ LstsqResult lstsq_batched(const LstsqBatch<T>& batch, const LstsqParams& params)
   lstsq_detail::validate(batch, params);
   Device device = params.device;
 #if defined(SEGCORE_WITH_CUDA)
-  if (device == Device::kAuto)
-    device = cuda::lstsq_device_available() ? Device::kCuda : Device::kCpu;
+  if (device == Device::kAuto) device = resolve_device(Device::kAuto, nullptr);
   if (device == Device::kCuda) return cuda::lstsq_batched_cuda(batch, params);
 #else
   if (device == Device::kCuda)
