@@ -32,6 +32,12 @@ const char* device_name(Device device) {
 
 std::string cpu_kernel_isa() { return cpu::assign_kernel_isa(); }
 
+namespace detail {
+void throw_cuda_not_compiled() {
+  throw NotCompiled("segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+}
+}  // namespace detail
+
 Device resolve_device(Device requested, std::string* notice) {
   if (requested != Device::kAuto) return requested;
   if (!cuda_compiled()) return Device::kCpu;
@@ -48,8 +54,7 @@ std::unique_ptr<KMeansBackend<T>> make_kmeans_backend(Device device, int threads
 #if defined(SEGCORE_WITH_CUDA)
     return cuda::make_cuda_backend<T>();
 #else
-    throw NotCompiled(
-        "segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+    detail::throw_cuda_not_compiled();
 #endif
   }
   return cpu::make_cpu_backend<T>(threads);

@@ -182,9 +182,7 @@ LstsqResult lstsq_batched(const LstsqBatch<T>& batch, const LstsqParams& params)
   if (device == Device::kAuto) device = resolve_device(Device::kAuto, nullptr);
   if (device == Device::kCuda) return cuda::lstsq_batched_cuda(batch, params);
 #else
-  if (device == Device::kCuda)
-    throw NotCompiled(
-        "segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+  if (device == Device::kCuda) detail::throw_cuda_not_compiled();
 #endif
   return lstsq_batched_cpu(batch, params);
 }

@@ -335,8 +335,7 @@ SegmentRegression regress_by_segment(ConstMatrixView<T> x, const T* y, const T* 
                      cuda::segment_sums<T>(x, y, weights, labels, k, shift.data(), total.data()) +
                      ")";
 #else
-    throw NotCompiled(
-        "segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+    detail::throw_cuda_not_compiled();
 #endif
   } else {
     result.backend = "cpu";

@@ -30,6 +30,11 @@ bool cuda_compiled();
 /// `why_none` receives the runtime's reason when the list is empty.
 std::vector<CudaDeviceInfo> cuda_devices(std::string* why_none = nullptr);
 
+namespace detail {
+/// Throws NotCompiled with the one message for a CUDA request to a build without CUDA.
+[[noreturn]] void throw_cuda_not_compiled();
+}  // namespace detail
+
 /// Human-readable name of the CPU instruction set the CPU kernels use ("avx2+fma", "baseline").
 std::string cpu_kernel_isa();
 
