@@ -5,6 +5,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 #include "features.hpp"
@@ -70,13 +73,21 @@ struct FitOutcome {
   double init_seconds = 0, lloyd_seconds = 0;
 };
 
+/// Fits on the scaled rows xs (n x d), which it takes: in float64 they go to the backend as they
+/// are (the CPU backend centres them in place), in float32 they are freed once converted.
 template <typename T>
-FitOutcome fit_as(const std::vector<double>& xs, const std::vector<double>& weights, std::size_t n,
-                  std::size_t d, const KMeansParams& params, const std::vector<double>& init) {
-  const std::vector<T> x(xs.begin(), xs.end());
+FitOutcome fit_as(std::vector<double> xs, const std::vector<double>& weights, std::size_t d,
+                  const KMeansParams& params, const std::vector<double>& init) {
+  std::vector<T> x;
+  if constexpr (std::is_same_v<T, double>) {
+    x = std::move(xs);
+  } else {
+    x.assign(xs.begin(), xs.end());
+    std::vector<double>().swap(xs);
+  }
   const std::vector<T> w(weights.begin(), weights.end());
   const std::vector<T> c0(init.begin(), init.end());
-  KMeansResult<T> r = kmeans_fit<T>({x.data(), n, d}, w.empty() ? nullptr : w.data(), params,
+  KMeansResult<T> r = kmeans_fit<T>(std::move(x), d, w.empty() ? nullptr : w.data(), params,
                                     {c0.data(), c0.size() / d, d});
   FitOutcome o;
   o.centroids_scaled.assign(r.centroids.begin(), r.centroids.end());
@@ -121,7 +132,7 @@ void run_kmeans(const KMeansOptions& o) {
   if (params.device == Device::kCuda) (void)make_kmeans_backend<float>(Device::kCuda, 1);
 
   Timer timer;
-  const Features feat = load_features(o.input, o.features);
+  Features feat = load_features(o.input, o.features);
   const io::Dataset& data = feat.data;
   const std::size_t n = data.rows, d = data.cols();
   const double t_read = timer.lap();
@@ -138,7 +149,6 @@ void run_kmeans(const KMeansOptions& o) {
   }
   const double* w = feat.weights();
   const Scaler& scaler = feat.scaler;
-  const std::vector<double>& xs = feat.scaled;
   const double t_scale = timer.lap();
 
   if (stderr_is_terminal()) {
@@ -148,8 +158,10 @@ void run_kmeans(const KMeansOptions& o) {
                     ", inertia " + fixed(p.inertia, 4));
     };
   }
-  FitOutcome fit = o.dtype == "float32" ? fit_as<float>(xs, data.weights, n, d, params, init)
-                                        : fit_as<double>(xs, data.weights, n, d, params, init);
+  // The scaled rows go to the fit (nothing after it reads them): one copy of the data less.
+  FitOutcome fit = o.dtype == "float32"
+                       ? fit_as<float>(std::move(feat.scaled), data.weights, d, params, init)
+                       : fit_as<double>(std::move(feat.scaled), data.weights, d, params, init);
   finish_progress();
   timer.lap();
   for (const auto& warning : fit.warnings) warn(warning);

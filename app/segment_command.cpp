@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
+#include <unordered_map>
 
 #include "commands.hpp"
 #include "features.hpp"
@@ -95,11 +96,15 @@ PreviousRun read_previous(const std::string& dir) {
 }
 
 /// Rows drawn without replacement (sorted), deterministic for the seed (a partial Fisher-Yates
-/// shuffle driven by splitmix64).
+/// shuffle driven by splitmix64). Only the displaced entries of the virtual index array 0..n-1
+/// are stored, so drawing m rows costs O(m) memory, not O(n).
 std::vector<std::size_t> sample_rows(std::size_t n, std::size_t m, std::uint64_t seed) {
-  std::vector<std::size_t> idx(n);
-  std::iota(idx.begin(), idx.end(), 0);
-  if (m >= n) return idx;
+  std::vector<std::size_t> out;
+  if (m >= n) {
+    out.resize(n);
+    std::iota(out.begin(), out.end(), 0);
+    return out;
+  }
   std::uint64_t state = seed ^ 0x5e6d3a7b1c2f4e99ULL;
   auto next = [&state] {
     std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
@@ -107,10 +112,20 @@ std::vector<std::size_t> sample_rows(std::size_t n, std::size_t m, std::uint64_t
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
   };
-  for (std::size_t i = 0; i < m; ++i) std::swap(idx[i], idx[i + next() % (n - i)]);
-  idx.resize(m);
-  std::sort(idx.begin(), idx.end());
-  return idx;
+  std::unordered_map<std::size_t, std::size_t> moved;  // position -> value, where not identity
+  auto at = [&moved](std::size_t i) {
+    const auto it = moved.find(i);
+    return it == moved.end() ? i : it->second;
+  };
+  out.reserve(m);
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::size_t j = i + next() % (n - i);
+    const std::size_t vi = at(i), vj = at(j);
+    moved[j] = vi;  // swap(idx[i], idx[j]); idx[i] is final and never read again
+    out.push_back(vj);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<double> gather_rows(const std::vector<double>& x, std::size_t d,
@@ -231,6 +246,26 @@ void run_segment(const SegmentOptions& o) {
       Scaler::fit({data.values.data(), n, d}, w, flags, parse_scaling(o.features.scale));
   std::vector<double> xs = data.values;
   scaler.transform({xs.data(), n, d});
+  // What the report needs from the scaled rows, taken now: K-means takes them over.
+  std::vector<double> col_mean(d, 0), col_sd(d, 0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t f = 0; f < d; ++f) col_mean[f] += xs[i * d + f] / static_cast<double>(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t f = 0; f < d; ++f)
+      col_sd[f] += std::pow(xs[i * d + f] - col_mean[f], 2) / static_cast<double>(n);
+  std::vector<std::size_t> pca_rows;  // a sample of customers on the first two components
+  std::vector<double> pca_x, pca_y;
+  std::optional<Pca> pca;
+  if (d >= 2) {
+    pca_rows = sample_rows(n, 3000, o.seed + 1);
+    pca = fit_pca({xs.data(), n, d}, 2);
+    for (std::size_t r : pca_rows) {
+      double out[2];
+      pca->project(&xs[r * d], out);
+      pca_x.push_back(out[0]);
+      pca_y.push_back(out[1]);
+    }
+  }
 
   // 3. Choosing k (on a sample of at most --choose-rows rows), or the curves for the report.
   stages.begin("choose-k");
@@ -302,14 +337,18 @@ void run_segment(const SegmentOptions& o) {
     backend = r.backend;
     warnings = std::move(r.warnings);
   };
+  // The scaled rows go to the fit (nothing after it reads them): one copy of the data less.
   if (o.dtype == "float32") {
-    const std::vector<float> xf(xs.begin(), xs.end()), wf(data.weights.begin(), data.weights.end()),
+    std::vector<float> xf(xs.begin(), xs.end());
+    std::vector<double>().swap(xs);
+    const std::vector<float> wf(data.weights.begin(), data.weights.end()),
         cf(init.begin(), init.end());
-    take(kmeans_fit<float>({xf.data(), n, d}, wf.empty() ? nullptr : wf.data(), params,
+    take(kmeans_fit<float>(std::move(xf), d, wf.empty() ? nullptr : wf.data(), params,
                            {cf.data(), cf.size() / d, d}));
   } else {
-    take(kmeans_fit<double>({xs.data(), n, d}, w, params, {init.data(), init.size() / d, d}));
+    take(kmeans_fit<double>(std::move(xs), d, w, params, {init.data(), init.size() / d, d}));
   }
+  std::vector<double>().swap(xs);  // moved from; make sure nothing reads it again
   finish_progress();
   for (const auto& warning : warnings) warn(warning);
 
@@ -358,12 +397,6 @@ void run_segment(const SegmentOptions& o) {
   scaler.inverse_transform({centroids.data(), kk, d});
   const auto profiles =
       segment_profiles({data.values.data(), n, d}, labels.data(), w, kk, o.threads);
-  std::vector<double> col_mean(d, 0), col_sd(d, 0);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t f = 0; f < d; ++f) col_mean[f] += xs[i * d + f] / static_cast<double>(n);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t f = 0; f < d; ++f)
-      col_sd[f] += std::pow(xs[i * d + f] - col_mean[f], 2) / static_cast<double>(n);
   std::vector<double> z(kk * d);
   for (std::size_t j = 0; j < kk; ++j)
     for (std::size_t f = 0; f < d; ++f)
@@ -484,29 +517,20 @@ void run_segment(const SegmentOptions& o) {
   }
   html.sections.push_back(prof);
 
-  if (d >= 2) {
-    const auto rows = sample_rows(n, 3000, o.seed + 1);
-    const std::vector<double> xp = gather_rows(xs, d, rows);
-    const Pca pca = fit_pca({xs.data(), n, d}, 2);
-    std::vector<double> px(rows.size()), py(rows.size());
-    std::vector<std::int32_t> pg(rows.size());
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      double out[2];
-      pca.project(&xp[r * d], out);
-      px[r] = out[0];
-      py[r] = out[1];
-      pg[r] = labels[rows[r]];
-    }
+  if (pca) {
+    std::vector<std::int32_t> pg;
+    for (std::size_t r : pca_rows) pg.push_back(labels[r]);
     ReportSection sc{"scatter",
                      "Customers on the first two principal components",
-                     "A sample of " + std::to_string(rows.size()) +
+                     "A sample of " + std::to_string(pca_rows.size()) +
                          " customers in the scaled feature space, projected on the two directions "
                          "of largest variance (" +
-                         fixed(100 * pca.explained[0], 1) + "% and " +
-                         fixed(100 * pca.explained[1], 1) + "% of the variance).",
+                         fixed(100 * pca->explained[0], 1) + "% and " +
+                         fixed(100 * pca->explained[1], 1) + "% of the variance).",
                      {},
                      {}};
-    sc.svgs.push_back(svg::scatter("Principal components", px, py, pg, seg_title, "PC1", "PC2"));
+    sc.svgs.push_back(
+        svg::scatter("Principal components", pca_x, pca_y, pg, seg_title, "PC1", "PC2"));
     html.sections.push_back(sc);
   }
 

@@ -353,6 +353,67 @@ TEST(KMeans, OutputIsBitwiseIdenticalForAnyThreadCount) {
   expect_thread_invariant<float>(KMeansInit::kRandom);
 }
 
+// The overload that takes the rows (the CPU backend centres them in place instead of copying)
+// must give what the view overload gives, bit for bit, with every init, weights and a
+// relocation of an empty cluster; whichever backend runs (auto: CUDA on a GPU machine, which
+// copies and reads the caller's rows for seeding).
+template <typename T>
+void expect_taking_the_rows_changes_nothing(KMeansInit init, Device device) {
+  const auto x64 = blobs(6, 150, 5, 2.5, 41);
+  const std::size_t d = 5, n = x64.size() / d;
+  const std::vector<T> x(x64.begin(), x64.end());
+  std::vector<T> w(n);
+  for (std::size_t i = 0; i < n; ++i) w[i] = static_cast<T>(1 + i % 3);
+  KMeansParams p;
+  p.k = 6;
+  p.init = init;
+  p.n_init = 3;
+  p.seed = 9;
+  p.device = device;
+  std::vector<T> c0;
+  if (init == KMeansInit::kExplicit) {  // two identical seeds: one cluster empties at once
+    const auto rows = rows_of(x64, d, {0, 1, 2, 3, 4, 4});
+    c0.assign(rows.begin(), rows.end());
+  }
+  const ConstMatrixView<T> init_view{c0.data(), c0.size() / d, d};
+  const auto a = kmeans_fit<T>({x.data(), n, d}, w.data(), p, init_view);
+  std::vector<T> taken = x;
+  const auto b = kmeans_fit<T>(std::move(taken), d, w.data(), p, init_view);
+  EXPECT_EQ(a.labels, b.labels) << kmeans_init_name(init);
+  EXPECT_EQ(a.centroids, b.centroids) << kmeans_init_name(init);
+  EXPECT_EQ(a.inertia, b.inertia) << kmeans_init_name(init);
+  EXPECT_EQ(a.n_iter, b.n_iter) << kmeans_init_name(init);
+  EXPECT_EQ(a.best_run, b.best_run) << kmeans_init_name(init);
+  EXPECT_EQ(a.backend, b.backend);
+}
+
+TEST(KMeans, TakingTheRowsGivesTheViewResultBitForBit) {
+  for (Device device : {Device::kCpu, Device::kAuto})
+    for (KMeansInit init : {KMeansInit::kKMeansPlusPlus, KMeansInit::kRandom,
+                            KMeansInit::kKMeansParallel, KMeansInit::kExplicit}) {
+      expect_taking_the_rows_changes_nothing<double>(init, device);
+      expect_taking_the_rows_changes_nothing<float>(init, device);
+    }
+}
+
+TEST(KMeans, TakingTheRowsFreesThemOnTheCpuAndChecksTheirShape) {
+  std::vector<double> x = blobs(2, 50, 3, 1.0, 5);
+  KMeansParams p;
+  p.k = 2;
+  p.device = Device::kCpu;
+  // The CPU backend adopts the storage: nothing of the caller's copy is left behind.
+  const double* storage = x.data();
+  auto backend = make_kmeans_backend<double>(Device::kCpu, 1);
+  backend->adopt_data(x, 3, nullptr);
+  EXPECT_TRUE(x.empty());
+  EXPECT_EQ(backend->rows(), 100u);
+  EXPECT_EQ(backend->host_rows(), storage);
+  std::vector<double> ragged(10, 1.0);
+  EXPECT_THROW((void)kmeans_fit<double>(ragged, 3, nullptr, p), InvalidArgument);
+  EXPECT_THROW((void)kmeans_fit<double>(ragged, 0, nullptr, p), InvalidArgument);
+  EXPECT_THROW(backend->adopt_data(ragged, 3, nullptr), InvalidArgument);
+}
+
 // Random init lands two seeds in one blob often (a good draw of 5 seeds among 5 equal blobs has
 // probability 5!/5^5 = 4%), so it is checked on 3 blobs with restarts.
 class RecoversBlobs : public ::testing::TestWithParam<KMeansInit> {};

@@ -54,18 +54,16 @@ class CpuBackend final : public KMeansBackend<T> {
   }
 
   void set_data(ConstMatrixView<T> x, const T* weights) override {
-    if (x.rows == 0 || x.cols == 0) throw InvalidArgument("empty data matrix");
-    n_ = x.rows;
-    d_ = x.cols;
+    hold(x.rows, x.cols, weights);
     x_.assign(x.data, x.data + x.size());
-    if (weights) {
-      w_.assign(weights, weights + n_);
-    } else {
-      w_.clear();
-    }
-    labels_.assign(n_, -1);
-    closest_.clear();
   }
+  void adopt_data(std::vector<T>& x, std::size_t d, const T* weights) override {
+    if (d != 0 && x.size() % d != 0) throw InvalidArgument("data size is not a multiple of d");
+    hold(d == 0 ? 0 : x.size() / d, d, weights);
+    x_ = std::move(x);
+    x.clear();
+  }
+  const T* host_rows() const override { return x_.data(); }
   std::size_t rows() const override { return n_; }
   std::size_t cols() const override { return d_; }
 
@@ -344,6 +342,19 @@ class CpuBackend final : public KMeansBackend<T> {
   }
 
  private:
+  /// Shape, weights and label state for new data (the rows themselves are the caller's job).
+  void hold(std::size_t n, std::size_t d, const T* weights) {
+    if (n == 0 || d == 0) throw InvalidArgument("empty data matrix");
+    n_ = n;
+    d_ = d;
+    if (weights) {
+      w_.assign(weights, weights + n_);
+    } else {
+      w_.clear();
+    }
+    labels_.assign(n_, -1);
+    closest_.clear();
+  }
   double weight(std::size_t i) const { return w_.empty() ? 1.0 : static_cast<double>(w_[i]); }
 
   void check_centroids(ConstMatrixView<T> c) const {

@@ -176,10 +176,15 @@ template LloydOutcome run_lloyd<double>(KMeansBackend<double>&, const HostRows<d
 
 }  // namespace detail
 
-template <typename T>
-KMeansResult<T> kmeans_fit(ConstMatrixView<T> x, const T* weights, const KMeansParams& params,
-                           ConstMatrixView<T> init_centroids) {
-  detail::validate(x, weights, params, init_centroids);
+namespace detail {
+namespace {
+
+/// The whole fit. `load` hands the rows x to the backend (copied or adopted); after it, x is
+/// read only when the backend keeps no host copy of the rows.
+template <typename T, typename Load>
+KMeansResult<T> fit(ConstMatrixView<T> x, const T* weights, const KMeansParams& params,
+                    ConstMatrixView<T> init_centroids, Load load) {
+  validate(x, weights, params, init_centroids);
   const std::size_t n = x.rows, d = x.cols, k = static_cast<std::size_t>(params.k);
   KMeansResult<T> result;
   result.k = k;
@@ -188,7 +193,7 @@ KMeansResult<T> kmeans_fit(ConstMatrixView<T> x, const T* weights, const KMeansP
   auto backend = make_kmeans_backend<T>(params.device, params.threads);
   result.backend = backend->describe();
   auto t0 = std::chrono::steady_clock::now();
-  backend->set_data(x, weights);
+  load(*backend);
 
   // As scikit-learn: centre on the (unweighted) column means, tolerance relative to the mean
   // per-feature variance.
@@ -201,12 +206,20 @@ KMeansResult<T> kmeans_fit(ConstMatrixView<T> x, const T* weights, const KMeansP
   for (std::size_t f = 0; f < d; ++f) shift[f] = static_cast<T>(mean[f]);
   backend->subtract(shift.data());
 
-  detail::HostRows<T> rows;
+  // Rows for seeding and relocation: the backend's centred host copy when it has one (x may
+  // have been adopted), else x - shift computed in T as the backend's subtract does.
+  HostRows<T> rows;
   rows.n = n;
   rows.d = d;
   rows.weights = weights;
-  rows.row = [&](std::int64_t i, T* out) {
-    for (std::size_t f = 0; f < d; ++f) out[f] = x(static_cast<std::size_t>(i), f) - shift[f];
+  const T* held = backend->host_rows();
+  rows.row = [&, held](std::int64_t i, T* out) {
+    const std::size_t r = static_cast<std::size_t>(i);
+    if (held) {
+      std::copy(held + r * d, held + (r + 1) * d, out);
+    } else {
+      for (std::size_t f = 0; f < d; ++f) out[f] = x(r, f) - shift[f];
+    }
   };
 
   int n_init = params.n_init;
@@ -283,6 +296,26 @@ KMeansResult<T> kmeans_fit(ConstMatrixView<T> x, const T* weights, const KMeansP
   return result;
 }
 
+}  // namespace
+}  // namespace detail
+
+template <typename T>
+KMeansResult<T> kmeans_fit(ConstMatrixView<T> x, const T* weights, const KMeansParams& params,
+                           ConstMatrixView<T> init_centroids) {
+  return detail::fit(x, weights, params, init_centroids,
+                     [&](KMeansBackend<T>& backend) { backend.set_data(x, weights); });
+}
+
+template <typename T>
+KMeansResult<T> kmeans_fit(std::vector<T> x, std::size_t d, const T* weights,
+                           const KMeansParams& params, ConstMatrixView<T> init_centroids) {
+  if (d == 0 || x.size() % d != 0)
+    throw InvalidArgument("the data's size (" + std::to_string(x.size()) +
+                          ") is not a whole number of rows of d = " + std::to_string(d));
+  return detail::fit(ConstMatrixView<T>{x.data(), x.size() / d, d}, weights, params, init_centroids,
+                     [&](KMeansBackend<T>& backend) { backend.adopt_data(x, d, weights); });
+}
+
 template <typename T>
 void kmeans_predict(ConstMatrixView<T> x, ConstMatrixView<T> centroids, std::int32_t* labels,
                     double* distances, Device device, int threads) {
@@ -313,6 +346,8 @@ void kmeans_transform(ConstMatrixView<T> x, ConstMatrixView<T> centroids, Matrix
 #define SEGCORE_INSTANTIATE(T)                                                                    \
   template KMeansResult<T> kmeans_fit<T>(ConstMatrixView<T>, const T*, const KMeansParams&,       \
                                          ConstMatrixView<T>);                                     \
+  template KMeansResult<T> kmeans_fit<T>(std::vector<T>, std::size_t, const T*,                   \
+                                         const KMeansParams&, ConstMatrixView<T>);                \
   template void kmeans_predict<T>(ConstMatrixView<T>, ConstMatrixView<T>, std::int32_t*, double*, \
                                   Device, int);                                                   \
   template void kmeans_transform<T>(ConstMatrixView<T>, ConstMatrixView<T>, MatrixView<double>,   \

@@ -40,6 +40,15 @@ class KMeansBackend {
   /// Takes a copy of x (n x d, row-major; a GPU backend uploads it once) and of the weights
   /// (n, or nullptr for all ones). Stored labels start at -1.
   virtual void set_data(ConstMatrixView<T> x, const T* weights) = 0;
+  /// As set_data for x = n x d rows (n = x.size() / d), but a backend that keeps the rows in
+  /// host memory takes x's storage instead of copying it and leaves x empty (the CPU backend);
+  /// one that keeps them elsewhere copies them and leaves x as it was (a GPU backend).
+  virtual void adopt_data(std::vector<T>& x, std::size_t d, const T* weights) {
+    set_data({x.data(), d == 0 ? 0 : x.size() / d, d}, weights);
+  }
+  /// The held rows in host memory (n x d, row-major, after any `subtract`), or nullptr when the
+  /// backend keeps them elsewhere.
+  virtual const T* host_rows() const { return nullptr; }
   virtual std::size_t rows() const = 0;
   virtual std::size_t cols() const = 0;
 

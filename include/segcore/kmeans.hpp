@@ -79,6 +79,13 @@ template <typename T>
 KMeansResult<T> kmeans_fit(ConstMatrixView<T> x, const T* weights, const KMeansParams& params,
                            ConstMatrixView<T> init_centroids = {});
 
+/// As above for the rows in x (n = x.size() / d rows of d, row-major), taken by value so that the
+/// caller can move them in: the CPU backend then centres them in place instead of keeping a
+/// second copy (peak memory one data set less). Same result as the view overload, bit for bit.
+template <typename T>
+KMeansResult<T> kmeans_fit(std::vector<T> x, std::size_t d, const T* weights,
+                           const KMeansParams& params, ConstMatrixView<T> init_centroids = {});
+
 /// Index of the nearest centroid for each row of x (n x d); ties go to the lowest index.
 /// centroids: k x d. labels: n. distances (optional, n): Euclidean distance to that centroid.
 template <typename T>
