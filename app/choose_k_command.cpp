@@ -156,12 +156,9 @@ void run_choose_k(const ChooseKOptions& o) {
                       {"tol", o.tol},
                       {"seed", o.seed},
                       {"dtype", o.dtype},
-                      {"scale", o.features.scale},
-                      {"log1p", o.features.log1p},
-                      {"id_column", o.features.id_column},
-                      {"weight_column", o.features.weight_column},
                       {"device", o.device},
                       {"threads", o.threads}};
+  report["params"].update(feature_params(o.features));
   report["sample_size"] = sampled;
   report["silhouette_exact"] = sampled == n;
   report["metrics_weighted"] = false;

@@ -52,4 +52,11 @@ void add_feature_flags(CLI::App* cmd, FeatureOptions& o) {
   cmd->add_option("--log1p", o.log1p, "Columns to log1p before scaling")->delimiter(',');
 }
 
+nlohmann::json feature_params(const FeatureOptions& o) {
+  return {{"scale", o.scale},
+          {"log1p", o.log1p},
+          {"id_column", o.id_column},
+          {"weight_column", o.weight_column}};
+}
+
 }  // namespace segcore::app

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ std::vector<bool> log1p_flags(const std::vector<std::string>& features,
 void check_log1p_domain(const std::string& source, const std::vector<std::string>& names,
                         const std::vector<bool>& flags, const std::vector<double>& values,
                         std::size_t rows);
+
+/// The shared flags as given, for a report's "params" (scale, log1p, id_column, weight_column).
+nlohmann::json feature_params(const FeatureOptions& options);
 
 /// Registers the shared flags on a subcommand.
 void add_feature_flags(CLI::App* cmd, FeatureOptions& options);

@@ -220,12 +220,9 @@ void run_kmeans(const KMeansOptions& o) {
                       {"tol", o.tol},
                       {"seed", o.seed},
                       {"dtype", o.dtype},
-                      {"scale", o.features.scale},
-                      {"log1p", o.features.log1p},
-                      {"id_column", o.features.id_column},
-                      {"weight_column", o.features.weight_column},
                       {"device", o.device},
                       {"threads", o.threads}};
+  report["params"].update(feature_params(o.features));
   report["backend"] = fit.backend;
   report["inertia"] = fit.inertia;
   report["inertia_space"] = scaling == Scaling::kStandard ? "standardised features" : "input units";
