@@ -6,7 +6,7 @@
 // reference for "one read of the data".
 //
 //   build/bench/bench_kmeans --benchmark_counters_tabular=true
-//   build/bench/bench_kmeans --benchmark_filter='Lloyd<float>/1000000/16/64'
+//   build/bench/bench_kmeans --benchmark_filter='Lloyd<float>/n:1000000/d:16/k:64/'
 //   build/bench/bench_kmeans --benchmark_filter='LloydCuda|DeviceCopy'
 #include <benchmark/benchmark.h>
 
@@ -14,7 +14,6 @@
 #include <exception>
 #include <map>
 #include <memory>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -31,13 +30,23 @@
 
 namespace {
 
+/// Uniform data from the counter-based generator, in parallel (100M x 16 in seconds); the last
+/// shape is kept so that the k values of one (n, d) share it.
 template <typename T>
-std::vector<T> uniform_data(std::size_t rows, std::size_t cols, unsigned seed) {
-  std::mt19937_64 gen(seed);
-  std::normal_distribution<double> dist(0.0, 1.0);
-  std::vector<T> v(rows * cols);
-  for (auto& e : v) e = static_cast<T>(dist(gen));
-  return v;
+const std::vector<T>& large_data(std::size_t n, std::size_t d) {
+  static std::pair<std::size_t, std::size_t> shape{0, 0};
+  static std::vector<T> x;
+  if (shape != std::make_pair(n, d)) {
+    x.assign(n * d, T(0));
+    const std::size_t chunk = 1 << 16;
+    segcore::detail::parallel_for((n + chunk - 1) / chunk, 0, [&](std::size_t c) {
+      for (std::size_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i)
+        for (std::size_t f = 0; f < d; ++f)
+          x[i * d + f] = static_cast<T>(segcore::detail::counter_uniform(i, f) * 2 - 1);
+    });
+    shape = {n, d};
+  }
+  return x;
 }
 
 /// points/s, GB/s of the data read once, GFLOP/s of the 2nkd distance flops.
@@ -57,7 +66,7 @@ void Lloyd(benchmark::State& state) {
   const std::size_t d = static_cast<std::size_t>(state.range(1));
   const std::size_t k = static_cast<std::size_t>(state.range(2));
   const int threads = static_cast<int>(state.range(3));
-  const std::vector<T> x = uniform_data<T>(n, d, 1);
+  const std::vector<T>& x = large_data<T>(n, d);  // the data LloydCuda reads at this shape
   // Centroids: k data rows, as an explicit init would give.
   std::vector<T> c(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(k * d));
   auto backend = segcore::make_kmeans_backend<T>(segcore::Device::kCpu, threads);
@@ -69,25 +78,6 @@ void Lloyd(benchmark::State& state) {
   }
   set_counters(state, n, d, k, sizeof(T));
   state.SetLabel(backend->describe());
-}
-
-/// Uniform data from the counter-based generator, in parallel (100M x 16 in seconds); the last
-/// shape is kept so that the k values of one (n, d) share it.
-template <typename T>
-const std::vector<T>& large_data(std::size_t n, std::size_t d) {
-  static std::pair<std::size_t, std::size_t> shape{0, 0};
-  static std::vector<T> x;
-  if (shape != std::make_pair(n, d)) {
-    x.assign(n * d, T(0));
-    const std::size_t chunk = 1 << 16;
-    segcore::detail::parallel_for((n + chunk - 1) / chunk, 0, [&](std::size_t c) {
-      for (std::size_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i)
-        for (std::size_t f = 0; f < d; ++f)
-          x[i * d + f] = static_cast<T>(segcore::detail::counter_uniform(i, f) * 2 - 1);
-    });
-    shape = {n, d};
-  }
-  return x;
 }
 
 bool skip_without_gpu(benchmark::State& state) {
@@ -273,11 +263,23 @@ void SgemmGrid(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMillisecond);
 }
 
+/// The CPU side of GpuGrid (n = 1M and 10M, every d and k), all threads, and 1M x 16, k = 64 on
+/// one thread for the scaling figure.
 void Grid(benchmark::internal::Benchmark* b) {
-  for (long n : {100000L, 1000000L})
-    for (long d : {4L, 16L, 64L})
-      for (long k : {8L, 64L, 256L}) b->Args({n, d, k, 0});
-  b->Args({1000000, 16, 64, 1});  // one thread, for the scaling figure
+  for (long n : {1000000L, 10000000L})
+    for (long d : {4L, 8L, 16L, 32L, 64L, 128L})
+      for (long k : {4L, 8L, 16L, 32L, 64L, 256L, 1024L}) b->Args({n, d, k, 0});
+  b->Args({1000000, 16, 64, 1});
+  b->ArgNames({"n", "d", "k", "threads"});
+  b->Unit(benchmark::kMillisecond);
+  b->UseRealTime();
+}
+
+/// float64 on the CPU: a smaller grid (10M x 128 doubles would be 10 GB twice).
+void DoubleGrid(benchmark::internal::Benchmark* b) {
+  for (long d : {4L, 16L, 64L})
+    for (long k : {8L, 64L, 256L}) b->Args({1000000L, d, k, 0});
+  b->Args({1000000, 16, 64, 1});
   b->ArgNames({"n", "d", "k", "threads"});
   b->Unit(benchmark::kMillisecond);
   b->UseRealTime();
@@ -286,7 +288,7 @@ void Grid(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 BENCHMARK_TEMPLATE(Lloyd, float)->Apply(Grid);
-BENCHMARK_TEMPLATE(Lloyd, double)->Apply(Grid);
+BENCHMARK_TEMPLATE(Lloyd, double)->Apply(DoubleGrid);
 BENCHMARK(DeviceCopy)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(LloydCuda, float)->Apply(GpuGrid);
 BENCHMARK(Sgemm)->Apply(SgemmGrid)->UseManualTime();

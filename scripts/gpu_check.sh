@@ -69,10 +69,11 @@ km="$res/gpu-bench-kmeans-$device-$stamp.json"
 lsq="$res/gpu-bench-lstsq-$device-$stamp.json"
 torch="$res/gpu-peer-torch-$device-$stamp.jsonl"
 if has bench; then
-  # K-means: the copy bandwidth, the Lloyd grid (both paths where the choice is close), the SGEMM
-  # of the distance shape and whole fits; quick: the shapes of the done-when figures.
-  filter='DeviceCopy|LloydCuda|Sgemm|FitCuda'
-  [ "$mode" = quick ] && filter='DeviceCopy|LloydCuda<float>/n:(10000000/d:(16/k:32|128/k:1024)|100000000/d:16/k:32)/|Sgemm/n:(10000000/d:128/k:1024|100000000/d:16/k:32)|FitCuda/n:100000000'
+  # K-means: the copy bandwidth, the Lloyd grid (both paths where the choice is close) beside the
+  # CPU backend on this machine's cores, the SGEMM of the distance shape and whole fits; quick:
+  # the shapes of the done-when figures.
+  filter='DeviceCopy|Lloyd<float>/n:(1000000|10000000)/.*/threads:0|LloydCuda|Sgemm|FitCuda'
+  [ "$mode" = quick ] && filter='DeviceCopy|Lloyd<float>/n:10000000/d:(16/k:32|128/k:1024)/threads:0|LloydCuda<float>/n:(10000000/d:(16/k:32|128/k:1024)|100000000/d:16/k:32)/|Sgemm/n:(10000000/d:128/k:1024|100000000/d:16/k:32)|FitCuda/n:100000000'
   build-gpu/bench/bench_kmeans --benchmark_filter="$filter" --benchmark_out="$km" \
     --benchmark_out_format=json > /dev/null 2> "$res/bench-kmeans.err"
   log "bench_kmeans: exit $?"

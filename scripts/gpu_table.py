@@ -29,7 +29,8 @@ ok = [x for x in km + lsq if "error_message" not in x]
 print(f"{'benchmark':64} {'ms':>9} {'GB/s':>8} {'x read':>7}")
 for x in ok:
     gbs = x.get("GB", x.get("GB/s", 0))
-    ratio = f"{bw / gbs:7.2f}" if gbs and bw else ""
+    on_cpu = x["name"].startswith("Lloyd<")  # the CPU backend: no device bandwidth ratio
+    ratio = f"{bw / gbs:7.2f}" if gbs and bw and not on_cpu else ""
     print(f"{x['name']:64} {ms(x):9.3f} {gbs:8.0f} {ratio:>7}")
 for t in torch:
     if "ms_median" in t:
@@ -38,6 +39,14 @@ for t in torch:
 lloyd = {shape(x["name"]): ms(x) for x in ok
          if x["name"].startswith("LloydCuda") and "/path:0" in x["name"]}
 sgemm = {shape(x["name"]): ms(x) for x in ok if x["name"].startswith("Sgemm")}
+cpu = {shape(x["name"]): ms(x) for x in ok
+       if x["name"].startswith("Lloyd<float>") and x["name"].endswith("/threads:0/real_time")}
+both = sorted(set(cpu) & set(lloyd))
+if both:
+    print("\none Lloyd pass, CPU backend (all cores of this machine) vs GPU")
+    for s in both:
+        print(f"n={s[0]} d={s[1]} k={s[2]}: cpu {cpu[s]:.2f} ms, gpu {lloyd[s]:.3f} ms, "
+              f"{cpu[s] / lloyd[s]:.0f}x")
 tt = {(t["n"], t["d"], t["k"]): t["ms_median"] for t in torch if "ms_median" in t}
 print("\ndone-when figures")
 s = (100000000, 16, 32)
