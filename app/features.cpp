@@ -1,5 +1,7 @@
 #include "features.hpp"
 
+#include <algorithm>
+
 #include "segcore/error.hpp"
 
 namespace segcore::app {
@@ -41,6 +43,21 @@ Features load_features(const std::string& input, const FeatureOptions& o) {
   f.scaled = f.data.values;
   f.scaler.transform({f.scaled.data(), n, d});
   return f;
+}
+
+std::vector<float> scale_to_float(const Scaler& scaler, const std::vector<double>& values,
+                                  std::size_t d) {
+  const std::size_t n = values.size() / d, block = 4096;
+  std::vector<float> out(n * d);
+  std::vector<double> buf;
+  for (std::size_t i0 = 0; i0 < n; i0 += block) {
+    const std::size_t rows = std::min(block, n - i0);
+    buf.assign(values.begin() + static_cast<std::ptrdiff_t>(i0 * d),
+               values.begin() + static_cast<std::ptrdiff_t>((i0 + rows) * d));
+    scaler.transform({buf.data(), rows, d});
+    std::copy(buf.begin(), buf.end(), out.begin() + static_cast<std::ptrdiff_t>(i0 * d));
+  }
+  return out;
 }
 
 void add_feature_flags(CLI::App* cmd, FeatureOptions& o) {

@@ -30,6 +30,11 @@ struct Features {
   const double* weights() const { return data.weights.empty() ? nullptr : data.weights.data(); }
 };
 
+/// values (n x d) scaled by `scaler` and rounded to float, in blocks of rows: the same numbers as
+/// transforming a double copy and converting it, without holding the n x d double copy.
+std::vector<float> scale_to_float(const Scaler& scaler, const std::vector<double>& values,
+                                  std::size_t d);
+
 /// Checks the options that need no reading (throws InvalidArgument).
 void check_feature_options(const FeatureOptions& options);
 

@@ -5,7 +5,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -73,18 +72,10 @@ struct FitOutcome {
   double init_seconds = 0, lloyd_seconds = 0;
 };
 
-/// Fits on the scaled rows xs (n x d), which it takes: in float64 they go to the backend as they
-/// are (the CPU backend centres them in place), in float32 they are freed once converted.
+/// Fits on the scaled rows x (n x d), which it takes over (the CPU backend centres them in place).
 template <typename T>
-FitOutcome fit_as(std::vector<double> xs, const std::vector<double>& weights, std::size_t d,
+FitOutcome fit_as(std::vector<T> x, const std::vector<double>& weights, std::size_t d,
                   const KMeansParams& params, const std::vector<double>& init) {
-  std::vector<T> x;
-  if constexpr (std::is_same_v<T, double>) {
-    x = std::move(xs);
-  } else {
-    x.assign(xs.begin(), xs.end());
-    std::vector<double>().swap(xs);
-  }
   const std::vector<T> w(weights.begin(), weights.end());
   const std::vector<T> c0(init.begin(), init.end());
   KMeansResult<T> r = kmeans_fit<T>(std::move(x), d, w.empty() ? nullptr : w.data(), params,
@@ -158,10 +149,15 @@ void run_kmeans(const KMeansOptions& o) {
                     ", inertia " + fixed(p.inertia, 4));
     };
   }
-  // The scaled rows go to the fit (nothing after it reads them): one copy of the data less.
-  FitOutcome fit = o.dtype == "float32"
-                       ? fit_as<float>(std::move(feat.scaled), data.weights, d, params, init)
-                       : fit_as<double>(std::move(feat.scaled), data.weights, d, params, init);
+  // The scaled rows go to the fit (nothing after it reads them): one copy of the data less. In
+  // float32 the double copy is dropped first and the float rows made from the input by blocks.
+  FitOutcome fit;
+  if (o.dtype == "float32") {
+    std::vector<double>().swap(feat.scaled);
+    fit = fit_as<float>(scale_to_float(scaler, data.values, d), data.weights, d, params, init);
+  } else {
+    fit = fit_as<double>(std::move(feat.scaled), data.weights, d, params, init);
+  }
   finish_progress();
   timer.lap();
   for (const auto& warning : fit.warnings) warn(warning);

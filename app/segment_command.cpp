@@ -339,8 +339,8 @@ void run_segment(const SegmentOptions& o) {
   };
   // The scaled rows go to the fit (nothing after it reads them): one copy of the data less.
   if (o.dtype == "float32") {
-    std::vector<float> xf(xs.begin(), xs.end());
-    std::vector<double>().swap(xs);
+    std::vector<double>().swap(xs);  // the float rows are made from the input by blocks
+    std::vector<float> xf = scale_to_float(scaler, data.values, d);
     const std::vector<float> wf(data.weights.begin(), data.weights.end()),
         cf(init.begin(), init.end());
     take(kmeans_fit<float>(std::move(xf), d, wf.empty() ? nullptr : wf.data(), params,

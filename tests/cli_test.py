@@ -116,6 +116,25 @@ def main():
                 "--init", "k-means||", "--out", out3)
         check("float32 k-means|| run", r.returncode == 0, r.stderr)
 
+        # float32 rows are scaled by blocks of 4096 rows from the input: on 10,000 generated
+        # customers (three blocks, the last partial) the float32 fit must find the float64 one
+        gen = os.path.join(tmp, "gen.csv")
+        run("generate", "--customers", "10000", "--seed", "4", "--out", gen)
+        fits = {}
+        for dtype in ("float64", "float32"):
+            o = os.path.join(tmp, "gen_" + dtype)
+            r = run("kmeans", gen, "--k", "5", "--id-column", "customer_id", "--seed", "2",
+                    "--log1p", "monetary", "--dtype", dtype, "--out", o)
+            fits[dtype] = (r.returncode,
+                           [row[1] for row in csv.reader(open(os.path.join(o, "labels.csv")))][1:],
+                           [[float(v) for v in row] for row in
+                            list(csv.reader(open(os.path.join(o, "centroids.csv"))))[1:]])
+        (r64, l64, c64), (r32, l32, c32) = fits["float64"], fits["float32"]
+        agree = sum(a == b for a, b in zip(l64, l32)) / max(len(l64), 1)
+        close = all(abs(a - b) <= 1e-3 * (1 + abs(a)) for ra, rb in zip(c64, c32) for a, b in zip(ra, rb))
+        check("float32 fit on 10,000 rows matches float64", r64 == 0 and r32 == 0 and len(l32) == 10000
+              and agree > 0.999 and close, f"agree={agree} c64={c64[:1]} c32={c32[:1]}")
+
         # ---- bad inputs ---------------------------------------------------------------------
         good = ["kmeans", MALL, "--k", "3"]
         missing = os.path.join(tmp, "nope.csv")
