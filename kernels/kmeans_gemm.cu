@@ -95,9 +95,7 @@ __global__ void chunk_finish_kernel(const double* __restrict__ partials,
   const std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (e >= static_cast<std::int64_t>(k) * width) return;
   const int j = static_cast<int>(e / width), f = static_cast<int>(e % width);
-  double s = 0;
-  for (int c = chunk_off[j]; c < chunk_off[j + 1]; ++c)
-    s += partials[static_cast<std::size_t>(c) * width + f];
+  const double s = add_label_chunks(partials, chunk_off, j, width, f);
   if (f < d)
     out[2 + static_cast<std::size_t>(j) * d + f] = s;
   else

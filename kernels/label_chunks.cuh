@@ -27,4 +27,15 @@ __device__ __forceinline__ bool locate_chunk(const LabelChunks& c, int b, int& l
   return true;
 }
 
+/// Entry f of label j's sums: its chunks' partials (row c at partials[c * stride]) added in
+/// chunk order, the fixed order that makes the sums reproducible.
+__device__ __forceinline__ double add_label_chunks(const double* __restrict__ partials,
+                                                   const std::int32_t* __restrict__ chunk_off,
+                                                   int j, int stride, int f) {
+  double s = 0;
+  for (int c = chunk_off[j]; c < chunk_off[j + 1]; ++c)
+    s += partials[static_cast<std::size_t>(c) * stride + f];
+  return s;
+}
+
 }  // namespace segcore::cuda

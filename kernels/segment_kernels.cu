@@ -83,10 +83,7 @@ __global__ void segment_finish_kernel(const double* __restrict__ partials,
   const std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (e >= static_cast<std::int64_t>(k) * stride) return;
   const int j = static_cast<int>(e / stride), f = static_cast<int>(e % stride);
-  double acc = 0;
-  for (int c = chunk_off[j]; c < chunk_off[j + 1]; ++c)
-    acc += partials[static_cast<std::size_t>(c) * stride + f];
-  total[e] = acc;
+  total[e] = add_label_chunks(partials, chunk_off, j, stride, f);
 }
 
 }  // namespace
