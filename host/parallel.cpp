@@ -1,7 +1,12 @@
 #include "parallel.hpp"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -13,6 +18,32 @@ int resolve_threads(int requested) {
   if (requested > 0) return requested;
   unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+void prefault(void* data, std::size_t bytes, int threads) {
+#if defined(__linux__)
+#if !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels answer EINVAL, which is ignored
+#endif
+  constexpr std::uintptr_t kPage = 4096;
+  constexpr std::size_t kMinBytes = std::size_t{8} << 20;  // below this, plain faults are cheap
+  if (!data || bytes < kMinBytes) return;
+  const std::uintptr_t first = (reinterpret_cast<std::uintptr_t>(data) + kPage - 1) & ~(kPage - 1);
+  const std::uintptr_t last = (reinterpret_cast<std::uintptr_t>(data) + bytes) & ~(kPage - 1);
+  if (last <= first) return;
+  const std::size_t pages = (last - first) / kPage;
+  const std::size_t tasks = std::min<std::size_t>(pages, 64);
+  parallel_for(tasks, resolve_threads(threads), [&](std::size_t t) {
+    const std::size_t p0 = pages * t / tasks, p1 = pages * (t + 1) / tasks;
+    if (p1 > p0)
+      (void)madvise(reinterpret_cast<void*>(first + p0 * kPage), (p1 - p0) * kPage,
+                    MADV_POPULATE_WRITE);
+  });
+#else
+  (void)data;
+  (void)bytes;
+  (void)threads;
+#endif
 }
 
 void parallel_for(std::size_t n_tasks, int threads, const std::function<void(std::size_t)>& fn) {

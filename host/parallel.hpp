@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace segcore::detail {
 
@@ -14,6 +15,23 @@ int resolve_threads(int requested);
 /// handing tasks out dynamically. The first exception thrown by a task is rethrown here after
 /// all threads have joined.
 void parallel_for(std::size_t n_tasks, int threads, const std::function<void(std::size_t)>& fn);
+
+/// Asks the kernel to fault in the pages of [data, data + bytes) for writing, split over
+/// `threads` threads (Linux MADV_POPULATE_WRITE; nothing happens elsewhere or when the kernel
+/// declines). First touch of fresh memory costs a page fault per 4 KiB page, ~0.3 s for the
+/// 450 MB of 10M least-squares results when one thread takes them all in a serial fill.
+void prefault(void* data, std::size_t bytes, int threads);
+
+/// v resized to n value-initialised elements, its fresh pages faulted in by `threads` threads
+/// first (prefault), so that the serial fill of resize() only writes.
+template <typename T, typename A>
+void resize_prefaulted(std::vector<T, A>& v, std::size_t n, int threads) {
+  if (n > v.capacity()) {
+    v.reserve(n);
+    prefault(v.data() + v.size(), (n - v.size()) * sizeof(T), threads);
+  }
+  v.resize(n);
+}
 
 /// A split of [0, n) into equal chunks that depends only on n and the per-chunk scratch size:
 /// results reduced chunk by chunk in chunk order are the same for any number of threads.

@@ -666,7 +666,7 @@ LstsqResult LstsqSession<T>::finish() {
   if (!s.ran) run_kernels();
   const cudaStream_t st = s.stream.get();
   const std::size_t n = s.batch.problems, p = s.batch.a.cols;
-  LstsqResult r = lstsq_detail::sized_result(n, p);
+  LstsqResult r = lstsq_detail::sized_result(n, p, s.params.threads);
   unsigned long long handed_back = 0;
   download(&handed_back, s.host_count, 1, st);
   download(r.coef.data(), s.coef, n * p, st);

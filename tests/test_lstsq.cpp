@@ -384,6 +384,25 @@ TEST(Lstsq, ConstantTargetHasNanR2) {
   EXPECT_NEAR(r.coef[0], 0.1, 1e-15);
 }
 
+// The result arrays are faulted in by all threads before the serial zero fill: the values and
+// sizes must be what a plain resize gives, existing elements kept, small sizes included.
+TEST(Lstsq, PrefaultedResizeIsAPlainResize) {
+  for (std::size_t n : {std::size_t{0}, std::size_t{5}, std::size_t{3} << 20}) {
+    std::vector<double> v = {1.5, -2.0};
+    detail::resize_prefaulted(v, n + 2, 2);
+    ASSERT_EQ(v.size(), n + 2);
+    EXPECT_EQ(v[0], 1.5);
+    EXPECT_EQ(v[1], -2.0);
+    std::size_t nonzero = 0;
+    for (std::size_t i = 2; i < v.size(); ++i) nonzero += v[i] != 0.0;
+    EXPECT_EQ(nonzero, 0u) << n;
+  }
+  const LstsqResult r = lstsq_detail::sized_result(3000000, 5, 0);  // 120 MB of coefficients
+  EXPECT_EQ(r.coef.size(), 15000000u);
+  EXPECT_EQ(r.status.size(), 3000000u);
+  EXPECT_EQ(r.rank.size(), 3000000u);
+}
+
 TEST(Lstsq, InvalidArgumentsThrow) {
   const std::vector<double> a(34, 1.0), b(2, 1.0), w = {1.0, -1.0};
   const std::int64_t off[2] = {0, 2}, bad_off[2] = {0, 3};

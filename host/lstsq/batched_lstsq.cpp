@@ -115,15 +115,15 @@ void validate(const LstsqBatch<T>& batch, const LstsqParams& params) {
 template void validate<float>(const LstsqBatch<float>&, const LstsqParams&);
 template void validate<double>(const LstsqBatch<double>&, const LstsqParams&);
 
-LstsqResult sized_result(std::size_t n, std::size_t p) {
+LstsqResult sized_result(std::size_t n, std::size_t p, int threads) {
   LstsqResult r;
   r.problems = n;
   r.p = p;
-  r.coef.resize(n * p);
-  r.rss.resize(n);
-  r.r2.resize(n);
-  r.rank.resize(n);
-  r.status.resize(n);
+  detail::resize_prefaulted(r.coef, n * p, threads);
+  detail::resize_prefaulted(r.rss, n, threads);
+  detail::resize_prefaulted(r.r2, n, threads);
+  detail::resize_prefaulted(r.rank, n, threads);
+  detail::resize_prefaulted(r.status, n, threads);
   return r;
 }
 
@@ -159,7 +159,7 @@ using lstsq_detail::Config;
 template <typename T>
 LstsqResult lstsq_batched_cpu(const LstsqBatch<T>& batch, const LstsqParams& params) {
   const std::size_t n = batch.problems;
-  LstsqResult r = lstsq_detail::sized_result(n, batch.a.cols);
+  LstsqResult r = lstsq_detail::sized_result(n, batch.a.cols, params.threads);
   r.backend = lstsq_detail::cpu_backend_name();
   const Config cfg{params.ridge, params.ridge_skip_column, params.rcond};
   const lstsq_detail::RangeKernel<T> kernel = lstsq_detail::range_kernel<T>();

@@ -55,8 +55,9 @@ const char* range_kernel_isa();
 template <typename T>
 void validate(const LstsqBatch<T>& batch, const LstsqParams& params);
 
-/// A result for n problems of p coefficients, every array sized (values unset).
-LstsqResult sized_result(std::size_t n, std::size_t p);
+/// A result for n problems of p coefficients, every array sized and zeroed, its pages faulted in
+/// by `threads` threads (0 = all) rather than by one serial fill.
+LstsqResult sized_result(std::size_t n, std::size_t p, int threads);
 
 /// "cpu (avx2+fma)" or "cpu (baseline)": LstsqResult::backend of the CPU path.
 std::string cpu_backend_name();
