@@ -348,7 +348,6 @@ void run_segment(const SegmentOptions& o) {
   } else {
     take(kmeans_fit<double>(std::move(xs), d, w, params, {init.data(), init.size() / d, d}));
   }
-  std::vector<double>().swap(xs);  // moved from; make sure nothing reads it again
   finish_progress();
   for (const auto& warning : warnings) warn(warning);
 
