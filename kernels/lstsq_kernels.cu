@@ -395,7 +395,7 @@ __global__ void __launch_bounds__(kWarpSize* kWarpsPerBlock)
     __syncwarp();  // everyone is done with the stage before the next one overwrites it
   }
 
-  double x[P];
+  double x[P] = {};
   Outcome o = Outcome::kHost;
   if (mine) o = solve_normal<P, T>(s, args, x);
 
@@ -449,7 +449,7 @@ __global__ void __launch_bounds__(kWarpSize* kTallWarpsPerBlock)
   }
   warp_sum(s);  // identical sums on every lane, so every lane takes the same branches below
 
-  double x[P];
+  double x[P] = {};
   const Outcome o = solve_normal<P, T>(s, args, x);
   Residuals res = no_residuals();
   if (o == Outcome::kSolved) {
