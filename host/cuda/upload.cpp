@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "cuda/cuda_raii.hpp"
 #include "parallel.hpp"
@@ -43,8 +44,11 @@ void StagedUploader::copy(void* dst, const void* src, std::size_t bytes) {
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s.stream), "cudaMemcpyAsync");
     return;
   }
-  if (s.stage[0].size() == 0)
-    for (auto& b : s.stage) b = PinnedBuffer<unsigned char>(kChunk);
+  if (s.stage[1].size() == 0) {  // both or neither: a failed second allocation leaves none
+    PinnedBuffer<unsigned char> first(kChunk), second(kChunk);
+    s.stage[0] = std::move(first);
+    s.stage[1] = std::move(second);
+  }
   auto* out = static_cast<unsigned char*>(dst);
   const auto* in = static_cast<const unsigned char*>(src);
   for (std::size_t off = 0; off < bytes; off += kChunk) {
