@@ -3,10 +3,12 @@
 // The fused kernel keeps the centroids on chip; past about 16K centroid values they no longer
 // fit and every score re-reads them. Here the scores come from cuBLAS instead, one tile of rows
 // at a time (never an n x k matrix): S = C X^T (k x rows), then one warp per row takes
-// argmin_j ||c_j||^2 - 2 S_ji with the fused kernel's expression and tie rule. The tile's S is
-// about 32 MiB so that it is still in L2 when the argmin reads it. The labels then go through
-// the fused kernel in given-label mode (exact inertia and changed counts, the same code as the
-// other path) and, for the update, through label_sums: a stable radix sort by label and
+// argmin_j ||c_j||^2 - 2 S_ji with the fused kernel's expression and tie rule (the dot products
+// are cuBLAS's, summed in its order, so a near-tie may go the other way than on the fused path or
+// the CPU). The tile's S is about 32 MiB so that it is still in L2 when the argmin reads it (at
+// least 256 rows, so more for k above 32768 in float or 16384 in double). The labels then go
+// through the fused kernel in given-label mode (exact inertia and changed counts, the same code as
+// the other path) and, for the update, through label_sums: a stable radix sort by label and
 // fixed-size chunks of each label's rows summed in order, so the result does not depend on
 // scheduling and no float atomics are used.
 #include "cuda/cuda_raii.hpp"

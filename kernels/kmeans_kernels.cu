@@ -84,7 +84,8 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
   return best_j;
 }
 
-/// ||x - c||^2 in double with four interleaved partial sums, as the CPU computes it.
+/// ||x - c||^2 in double with four interleaved partial sums, in the CPU's order (nvcc may fuse
+/// a multiply and an add, so the last bits can differ from the CPU's).
 template <typename T>
 __device__ __forceinline__ double exact_distance(const T* __restrict__ x, const T* __restrict__ c,
                                                  int d) {
@@ -361,10 +362,14 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
   }
-  for (int j = 0; j < m; ++j) {
-    const double total = Reduce(temp).Sum(acc[j]);
-    if (threadIdx.x == 0) block_totals[static_cast<std::size_t>(blockIdx.x) * m + j] = total;
-    __syncthreads();
+  // Unrolled with a test (m is the same in every thread) so that acc stays in registers.
+#pragma unroll
+  for (int j = 0; j < kMaxCandidates; ++j) {
+    if (j < m) {
+      const double total = Reduce(temp).Sum(acc[j]);
+      if (threadIdx.x == 0) block_totals[static_cast<std::size_t>(blockIdx.x) * m + j] = total;
+      __syncthreads();
+    }
   }
 }
 

@@ -32,8 +32,9 @@ __global__ void label_starts_kernel(const std::int32_t* __restrict__ sorted, std
 
 /// chunk_off[j] = sum over labels < j of ceil(rows of label / kLabelChunkRows) (one block, in
 /// order).
-__global__ void chunk_offsets_kernel(const std::int32_t* __restrict__ starts, int k,
-                                     std::int32_t* __restrict__ chunk_off) {
+__global__ void __launch_bounds__(1024)
+    chunk_offsets_kernel(const std::int32_t* __restrict__ starts, int k,
+                         std::int32_t* __restrict__ chunk_off) {
   using Scan = cub::BlockScan<std::int32_t, 1024>;
   __shared__ typename Scan::TempStorage temp;
   std::int32_t carry = 0;

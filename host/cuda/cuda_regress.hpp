@@ -17,7 +17,8 @@ namespace segcore::cuda {
 /// rows summed in chunks of 1024 in row order, the chunks added in order: no atomics, the same
 /// bits on every run. Uploads x, y, the weights and the labels (all validated by the caller);
 /// writes k * stride doubles to `total` (host) and returns the device's name. Throws CudaError
-/// when no device answers or the data does not fit.
+/// when no device answers or the data does not fit, InvalidArgument past n < 2^31 rows, k <= 2^30
+/// segments or p <= 4096 features.
 template <typename T>
 std::string segment_sums(ConstMatrixView<T> x, const T* y, const T* weights,
                          const std::int32_t* labels, std::size_t k, const double* shift,
