@@ -42,18 +42,38 @@ struct Sum {
   }
 };
 
+// The temp storage of BlockReduce and BlockScan: one slot per thread.
+template <typename T, int THREADS>
+class SlotCollective {
+ public:
+  struct TempStorage {
+    T slot[THREADS];
+  };
+  explicit SlotCollective(TempStorage& t) : t_(t) {}
+
+ protected:
+  // Every thread's value in its slot, visible to all on return; returns the caller's index.
+  int Deposit(T v) {
+    const int t = block_thread<THREADS>();
+    t_.slot[t] = v;
+    __syncthreads();
+    return t;
+  }
+  TempStorage& t_;
+};
+
 }  // namespace emu_detail
 
 template <typename T, int BLOCK_DIM_X, int ALGORITHM = 0, int BLOCK_DIM_Y = 1, int BLOCK_DIM_Z = 1,
           int PTX_ARCH = 0>
-class BlockReduce {
+class BlockReduce : public emu_detail::SlotCollective<T, BLOCK_DIM_X * BLOCK_DIM_Y * BLOCK_DIM_Z> {
   static constexpr int kThreads = BLOCK_DIM_X * BLOCK_DIM_Y * BLOCK_DIM_Z;
+  using Base = emu_detail::SlotCollective<T, kThreads>;
+  using Base::t_;
 
  public:
-  struct TempStorage {
-    T slot[kThreads];
-  };
-  explicit BlockReduce(TempStorage& t) : t_(t) {}
+  using Base::Base;
+  using typename Base::TempStorage;
 
   template <typename Op>
   T Reduce(T v, Op op) {
@@ -61,10 +81,7 @@ class BlockReduce {
   }
   template <typename Op>
   T Reduce(T v, Op op, int valid) {
-    const int t = emu_detail::block_thread<kThreads>();
-    t_.slot[t] = v;
-    __syncthreads();
-    if (t != 0) return emu_detail::poison<T>();
+    if (this->Deposit(v) != 0) return emu_detail::poison<T>();
     T acc = t_.slot[0];
     for (int i = 1; i < valid; ++i) acc = op(acc, t_.slot[i]);
     return acc;
@@ -81,21 +98,18 @@ class BlockReduce {
   T Sum(T (&items)[N]) {
     return Reduce(items, emu_detail::Sum{});
   }
-
- private:
-  TempStorage& t_;
 };
 
 template <typename T, int BLOCK_DIM_X, int ALGORITHM = 0, int BLOCK_DIM_Y = 1, int BLOCK_DIM_Z = 1,
           int PTX_ARCH = 0>
-class BlockScan {
+class BlockScan : public emu_detail::SlotCollective<T, BLOCK_DIM_X * BLOCK_DIM_Y * BLOCK_DIM_Z> {
   static constexpr int kThreads = BLOCK_DIM_X * BLOCK_DIM_Y * BLOCK_DIM_Z;
+  using Base = emu_detail::SlotCollective<T, kThreads>;
+  using Base::t_;
 
  public:
-  struct TempStorage {
-    T slot[kThreads];
-  };
-  explicit BlockScan(TempStorage& t) : t_(t) {}
+  using Base::Base;
+  using typename Base::TempStorage;
 
   void ExclusiveSum(T in, T& out) {
     T agg;
@@ -142,11 +156,9 @@ class BlockScan {
   // block's total.
   template <int N>
   T Prefix(const T (&in)[N], T& aggregate) {
-    const int t = emu_detail::block_thread<kThreads>();
     T mine = in[0];
     for (int i = 1; i < N; ++i) mine = mine + in[i];
-    t_.slot[t] = mine;
-    __syncthreads();
+    const int t = this->Deposit(mine);
     T before = T(0), all = T(0);
     for (int i = 0; i < kThreads; ++i) {
       if (i == t) before = all;
@@ -155,7 +167,6 @@ class BlockScan {
     aggregate = all;
     return before;
   }
-  TempStorage& t_;
 };
 
 template <typename Key, int BLOCK_DIM_X, int ITEMS, typename Value = int, int RADIX_BITS = 4,
