@@ -281,10 +281,14 @@ unsigned char* guarded_alloc(std::size_t bytes, std::size_t align, GuardedBlock&
   return user;
 }
 
+struct Allocation {
+  GuardedBlock block;
+  std::size_t bytes;  // as asked for
+};
+
 struct Memory {
   std::mutex mutex;
-  std::map<const void*, GuardedBlock> device;
-  std::map<const void*, std::size_t> sizes;
+  std::map<const void*, Allocation> device;
   std::size_t allocated = 0;
 };
 Memory& memory() {
@@ -377,9 +381,9 @@ void pipeline_copy(void* dst, const void* src, std::size_t bytes) {
       reinterpret_cast<std::uintptr_t>(src) % bytes)
     die("cp.async with an address not aligned to its size");
   Fiber& f = me();
-  const auto* s = static_cast<const unsigned char*>(dst);
+  const auto* to = static_cast<const unsigned char*>(dst);
   const auto* shared = g_run->shared;
-  if (!(s >= shared && s + bytes <= shared + g_run->cfg->shared))
+  if (!(to >= shared && to + bytes <= shared + g_run->cfg->shared))
     die("cp.async destination outside the dynamic shared memory");
   f.copies.push_back({dst, src, bytes, f.committed});
 }
@@ -562,8 +566,7 @@ cudaError_t cudaMalloc(void** p, std::size_t bytes) {
   GuardedBlock block;
   unsigned char* user = guarded_alloc(bytes, 256, block);
   if (!user) return set_error(cudaErrorMemoryAllocation);
-  m.device[user] = block;
-  m.sizes[user] = bytes;
+  m.device[user] = {block, bytes};
   m.allocated += bytes;
   *p = user;
   return cudaSuccess;
@@ -575,9 +578,8 @@ cudaError_t cudaFree(void* p) {
   std::lock_guard<std::mutex> lock(m.mutex);
   auto it = m.device.find(p);
   if (it == m.device.end()) return set_error(cudaErrorInvalidValue);
-  munmap(it->second.base, it->second.length);
-  m.allocated -= m.sizes[p];
-  m.sizes.erase(p);
+  munmap(it->second.block.base, it->second.block.length);
+  m.allocated -= it->second.bytes;
   m.device.erase(it);
   return cudaSuccess;
 }
@@ -611,12 +613,10 @@ cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t)
   return cudaMemset(p, value, bytes);
 }
 
-cudaError_t cudaStreamCreate(cudaStream_t* s) {
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) {
   *s = reinterpret_cast<cudaStream_t>(new int(0));
   return cudaSuccess;
 }
-
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) { return cudaStreamCreate(s); }
 
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
   delete reinterpret_cast<int*>(s);
@@ -624,14 +624,11 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 
 cudaError_t cudaEventCreate(cudaEvent_t* e) {
   *e = reinterpret_cast<cudaEvent_t>(new std::chrono::steady_clock::time_point());
   return cudaSuccess;
 }
-
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) { return cudaEventCreate(e); }
 
 cudaError_t cudaEventDestroy(cudaEvent_t e) {
   delete reinterpret_cast<std::chrono::steady_clock::time_point*>(e);
@@ -657,8 +654,6 @@ cudaError_t cudaGetLastError() {
   g_last_error = cudaSuccess;
   return e;
 }
-
-cudaError_t cudaPeekAtLastError() { return g_last_error; }
 
 const char* cudaGetErrorName(cudaError_t e) {
   switch (e) {

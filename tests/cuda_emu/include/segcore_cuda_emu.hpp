@@ -48,7 +48,6 @@
 #define __shared__ static  // one block runs at a time: a static is the block's shared variable
 #undef __launch_bounds__
 #define __launch_bounds__(...)
-#define SEGCORE_CUDA_EMULATED_TU 1
 
 namespace segcore_emu {
 
@@ -152,8 +151,6 @@ inline constexpr int warpSize = 32;
 // __syncthreads (the divergent-barrier check).
 #define __syncthreads() ::segcore_emu::syncthreads(__FILE__, __LINE__)
 inline void __syncwarp(unsigned mask = 0xffffffffu) { ::segcore_emu::syncwarp(mask); }
-inline void __threadfence() {}
-inline void __threadfence_block() {}
 
 template <typename T>
 T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
@@ -172,33 +169,12 @@ T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
   const int src = l + static_cast<int>(delta);
   return ::segcore_emu::shfl_from(mask, v, (src & ~(width - 1)) == (l & ~(width - 1)) ? src : l);
 }
-template <typename T>
-T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-  const int l = ::segcore_emu::lane();
-  const int src = l - static_cast<int>(delta);
-  return ::segcore_emu::shfl_from(mask, v,
-                                  src >= 0 && (src & ~(width - 1)) == (l & ~(width - 1)) ? src : l);
-}
 unsigned __ballot_sync(unsigned mask, int predicate);
-inline int __any_sync(unsigned mask, int p) { return __ballot_sync(mask, p) != 0; }
-inline int __all_sync(unsigned mask, int p) { return __ballot_sync(mask, !p) == 0; }
 
 template <typename T>
 T atomicAdd(T* address, T v) {  // one host thread runs every block: no race to model
   const T old = *address;
   *address = old + v;
-  return old;
-}
-template <typename T>
-T atomicMax(T* address, T v) {
-  const T old = *address;
-  if (v > old) *address = v;
-  return old;
-}
-template <typename T>
-T atomicMin(T* address, T v) {
-  const T old = *address;
-  if (v < old) *address = v;
   return old;
 }
 
@@ -212,29 +188,15 @@ inline float __int_as_float(int v) {
   std::memcpy(&f, &v, sizeof f);
   return f;
 }
-inline int __float_as_int(float v) {
-  int i;
-  std::memcpy(&i, &v, sizeof i);
-  return i;
-}
 inline double __longlong_as_double(long long v) {
   double f;
   std::memcpy(&f, &v, sizeof f);
   return f;
 }
-inline long long __double_as_longlong(double v) {
-  long long i;
-  std::memcpy(&i, &v, sizeof i);
-  return i;
-}
 // Correctly rounded operations: the emulated sources are compiled without contraction.
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dsub_rn(double a, double b) { return a - b; }
 inline double __dmul_rn(double a, double b) { return a * b; }
-inline double __ddiv_rn(double a, double b) { return a / b; }
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fmul_rn(float a, float b) { return a * b; }
 
 // CUDA's min and max take mixed integer types; std's do not.
 template <typename A, typename B>
