@@ -20,9 +20,11 @@
 //   is copied on its own. When every problem of the warp fits in one stage (m <= R), pass 2 reads
 //   the rows again from shared memory (A and b are read from DRAM exactly once); otherwise pass 2
 //   stages them again (a second read, mostly from L2).
-// - lstsq_warp_kernel: one warp per tall problem (m > kThreadMaxRows): lanes take rows
-//   lane, lane + 32, ..., and the partial sums are combined by a butterfly of shuffles, which
-//   leaves the bitwise-same total on every lane; every lane then runs the same solve.
+// - lstsq_warp_kernel: one warp per tall problem (m > kThreadMaxRows). Up to P = 10 the lanes
+//   take rows lane, lane + 32, ..., and the partial sums are combined by a butterfly of
+//   shuffles, which leaves the bitwise-same total on every lane; for wider problems the lanes
+//   share out the entries of the sums instead and walk the rows together, 32 at a time through
+//   shared memory (tall_sums_by_entry). Every lane then runs the same solve.
 // Both are deterministic: the order of every sum is fixed, so two runs give identical bits.
 #include <cuda_pipeline.h>
 #include <cuda_runtime.h>
@@ -430,24 +432,137 @@ __device__ __forceinline__ void load_global_row(const KernelArgs<T>& args, std::
   wk = args.w ? static_cast<double>(__ldg(args.w + row)) : 1.0;
 }
 
-template <int P, typename T>
-__global__ void __launch_bounds__(kWarpSize* kTallWarpsPerBlock)
-    lstsq_warp_kernel(const KernelArgs<T> args, const std::int64_t* tall, std::int64_t n_tall) {
-  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
-  const std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * kTallWarpsPerBlock +
-                         static_cast<std::int64_t>(threadIdx.x) / kWarpSize;
-  if (t >= n_tall) return;  // the whole warp
-  const std::int64_t i = tall[t];
-  const std::int64_t lo = args.offsets[i], m = args.offsets[i + 1] - lo;
+// Up to this P a lane of the tall kernel holds a whole Sums<P> and sums its own rows (lane,
+// lane + 32, ...); past it the sums alone outgrow the registers (ptxas: 254 registers and
+// spills at P = 11, a 6 KB stack at P = 16), and the lanes share the entries instead.
+constexpr int kTallLaneRowsMaxP = 10;
 
-  Sums<P> s;
+// The entries of Sums<P> spread over the lanes: a tile of 32 rows is copied into shared memory
+// in double, row r as z_0 .. z_{P-1}, b, w, 1, and entry q (lane q, q + 32, ...) adds
+// (w * v[ca]) * v[cb] over the tile's rows in row order: the Gram's upper triangle (ca = j,
+// cb = l), A^T W b (ca = j, cb = P), sum w (ca = cb = the 1) and sum w b (ca = the 1, cb = P):
+// each entry rounded and summed in the CPU's order.
+template <int P>
+struct TallTile {
+  static constexpr int kCols = P + 3;
+  static constexpr int kGram = P * (P + 1) / 2;
+  static constexpr int kEntries = kGram + P + 2;
+  static constexpr int kPerLane = (kEntries + kWarpSize - 1) / kWarpSize;
+  static_assert(kEntries <= kWarpSize * kCols, "the entries are written back into the tile");
+};
+
+template <int P>
+__device__ __forceinline__ void tall_entry_columns(int q, int& ca, int& cb) {
+  using L = TallTile<P>;
+  constexpr int one = P + 2;
+  if (q < L::kGram) {  // (j, l), j <= l, row by row
+    int j = 0, r = q;
+    while (r >= P - j) {
+      r -= P - j;
+      ++j;
+    }
+    ca = j;
+    cb = j + r;
+  } else if (q < L::kGram + P) {
+    ca = q - L::kGram;
+    cb = P;
+  } else if (q == L::kGram + P) {
+    ca = cb = one;
+  } else {  // sum w b; past kEntries: a product nobody reads
+    ca = one;
+    cb = q == L::kGram + P + 1 ? P : one;
+  }
+}
+
+// The tall problem's sums, lanes sharing the entries (P > kTallLaneRowsMaxP). `tile` holds
+// kWarpSize * TallTile<P>::kCols doubles of this warp's shared memory. Every lane of the warp
+// calls it and gets the same sums.
+template <int P, typename T>
+__device__ __forceinline__ void tall_sums_by_entry(const KernelArgs<T>& args, std::int64_t lo,
+                                                   std::int64_t m, int lane, double* tile,
+                                                   Sums<P>& s) {
+  using L = TallTile<P>;
+  int ca[L::kPerLane], cb[L::kPerLane];
+  double acc[L::kPerLane];
+#pragma unroll
+  for (int t = 0; t < L::kPerLane; ++t) {
+    tall_entry_columns<P>(lane + t * kWarpSize, ca[t], cb[t]);
+    acc[t] = 0;
+  }
+  long long count = 0;  // this lane's rows with w > 0
+  for (std::int64_t k0 = 0; k0 < m; k0 += kWarpSize) {
+    const int rows = static_cast<int>(m - k0 < kWarpSize ? m - k0 : kWarpSize);
+    const T* a = args.a + (lo + k0) * P;  // the tile's rows of A are contiguous
+    for (int e = lane; e < rows * P; e += kWarpSize) {
+      const int r = e / P;
+      tile[r * L::kCols + (e - r * P)] = static_cast<double>(__ldg(a + e));
+    }
+    if (lane < rows) {
+      const double wk = args.w ? static_cast<double>(__ldg(args.w + lo + k0 + lane)) : 1.0;
+      tile[lane * L::kCols + P] = static_cast<double>(__ldg(args.b + lo + k0 + lane));
+      tile[lane * L::kCols + P + 1] = wk;
+      tile[lane * L::kCols + P + 2] = 1.0;
+      count += wk > 0 ? 1 : 0;
+    }
+    __syncwarp();
+    for (int r = 0; r < rows; ++r) {
+      const double* v = tile + r * L::kCols;
+      const double wk = v[P + 1];
+#pragma unroll
+      for (int t = 0; t < L::kPerLane; ++t) acc[t] += (wk * v[ca[t]]) * v[cb[t]];
+    }
+    __syncwarp();  // the tile is read before the next one overwrites it
+  }
+  // Every entry through the tile, then each lane reads the whole set.
+#pragma unroll
+  for (int t = 0; t < L::kPerLane; ++t)
+    if (lane + t * kWarpSize < L::kEntries) tile[lane + t * kWarpSize] = acc[t];
+  __syncwarp();
+  int q = 0;
+#pragma unroll
+  for (int j = 0; j < P; ++j)
+#pragma unroll
+    for (int l = j; l < P; ++l) s.g[j][l] = tile[q++];
+#pragma unroll
+  for (int j = 0; j < P; ++j) s.g[j][P] = tile[L::kGram + j];
+  s.sw = tile[L::kGram + P];
+  s.swb = tile[L::kGram + P + 1];
+  s.m_eff = warp_sum(count);
+  __syncwarp();  // everyone has read the sums before the tile is reused
+}
+
+// Lanes take rows lane, lane + 32, ... with a Sums<P> each, combined by a butterfly of shuffles
+// (the bitwise-same total on every lane). P <= kTallLaneRowsMaxP.
+template <int P, typename T>
+__device__ __forceinline__ void tall_sums_by_row(const KernelArgs<T>& args, std::int64_t lo,
+                                                 std::int64_t m, int lane, Sums<P>& s) {
   zero(s);
   for (std::int64_t k = lane; k < m; k += kWarpSize) {
     double z[P], bk, wk;
     load_global_row<P, T>(args, lo + k, z, bk, wk);
     accumulate(s, z, bk, wk);
   }
-  warp_sum(s);  // identical sums on every lane, so every lane takes the same branches below
+  warp_sum(s);
+}
+
+template <int P, typename T>
+__global__ void __launch_bounds__(kWarpSize* kTallWarpsPerBlock)
+    lstsq_warp_kernel(const KernelArgs<T> args, const std::int64_t* tall, std::int64_t n_tall) {
+  constexpr int kTileDoubles = P > kTallLaneRowsMaxP ? kWarpSize * TallTile<P>::kCols : 1;
+  __shared__ double tiles[kTallWarpsPerBlock][kTileDoubles];
+  const int lane = static_cast<int>(threadIdx.x) % kWarpSize;
+  const int warp = static_cast<int>(threadIdx.x) / kWarpSize;
+  const std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * kTallWarpsPerBlock + warp;
+  if (t >= n_tall) return;  // the whole warp
+  const std::int64_t i = tall[t];
+  const std::int64_t lo = args.offsets[i], m = args.offsets[i + 1] - lo;
+
+  // Identical sums on every lane, so every lane takes the same branches below.
+  Sums<P> s;
+  if constexpr (P > kTallLaneRowsMaxP)
+    tall_sums_by_entry<P, T>(args, lo, m, lane, tiles[warp], s);
+  else
+    tall_sums_by_row<P, T>(args, lo, m, lane, s);
 
   double x[P] = {};
   const Outcome o = solve_normal<P, T>(s, args, x);
