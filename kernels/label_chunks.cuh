@@ -27,15 +27,25 @@ __device__ __forceinline__ bool locate_chunk(const LabelChunks& c, int b, int& l
   return true;
 }
 
+/// Entry f of label j's sums over its chunks in [c0, c1) (chunk c's partials at
+/// partials[(c - c0) * stride]), added in chunk order onto s: folding consecutive ranges onto
+/// the running sum gives the same bits as one pass over all the chunks.
+__device__ __forceinline__ double add_label_chunk_range(const double* __restrict__ partials,
+                                                        const std::int32_t* __restrict__ chunk_off,
+                                                        int j, int stride, int f, int c0, int c1,
+                                                        double s) {
+  const int lo = chunk_off[j] > c0 ? chunk_off[j] : c0;
+  const int hi = chunk_off[j + 1] < c1 ? chunk_off[j + 1] : c1;
+  for (int c = lo; c < hi; ++c) s += partials[static_cast<std::size_t>(c - c0) * stride + f];
+  return s;
+}
+
 /// Entry f of label j's sums: its chunks' partials (row c at partials[c * stride]) added in
 /// chunk order, the fixed order that makes the sums reproducible.
 __device__ __forceinline__ double add_label_chunks(const double* __restrict__ partials,
                                                    const std::int32_t* __restrict__ chunk_off,
                                                    int j, int stride, int f) {
-  double s = 0;
-  for (int c = chunk_off[j]; c < chunk_off[j + 1]; ++c)
-    s += partials[static_cast<std::size_t>(c) * stride + f];
-  return s;
+  return add_label_chunk_range(partials, chunk_off, j, stride, f, 0, chunk_off[j + 1], 0.0);
 }
 
 }  // namespace segcore::cuda

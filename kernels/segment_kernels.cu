@@ -1,7 +1,10 @@
 // segcore: per-segment Gram sums on the GPU for regress_by_segment (host/cuda/cuda_regress.hpp).
 // One block per chunk of a segment's rows (kernels/label_chunks.hpp), one thread per entry of
 // the segment's sums (counts, weight, sum w z, the upper triangle of sum w z z^T), each summed
-// over the chunk's rows in row order; a second kernel adds each segment's chunks in order.
+// over the chunk's rows in row order; a second kernel adds each segment's chunks in order. The
+// chunks go in waves whose partials fit a budget (kSegmentPartialsBytes), each wave folded onto
+// the totals in chunk order (the same bits as one wave): the scratch stays bounded however many
+// rows and features there are.
 #include <algorithm>
 #include <string>
 
@@ -26,8 +29,9 @@ struct SegmentData {
 // with w > 0, 2 weight, 3 .. 3 + m sum w z_a, then (a, b) of the m x m Gram at 3 + m + a m + b.
 template <typename T>
 __global__ void segment_chunk_kernel(SegmentData<T> s, LabelChunks chunks, int stride,
-                                     double* __restrict__ partials) {
-  const int b = static_cast<int>(blockIdx.x);
+                                     int first_chunk, double* __restrict__ partials) {
+  const int b = first_chunk + static_cast<int>(blockIdx.x);
+  partials += static_cast<std::size_t>(blockIdx.x) * stride;  // chunk b's row of the wave
   int j = 0;
   std::int64_t first = 0, last = 0;
   if (!locate_chunk(chunks, b, j, first, last)) return;
@@ -41,7 +45,7 @@ __global__ void segment_chunk_kernel(SegmentData<T> s, LabelChunks chunks, int s
       ca = (e - 3 - m) / m;
       cb = (e - 3 - m) % m;
       if (cb < ca) {  // the lower triangle stays 0, as on the CPU
-        partials[static_cast<std::size_t>(b) * stride + e] = 0;
+        partials[e] = 0;
         continue;
       }
     }
@@ -73,17 +77,18 @@ __global__ void segment_chunk_kernel(SegmentData<T> s, LabelChunks chunks, int s
         }
       }
     }
-    partials[static_cast<std::size_t>(b) * stride + e] = acc;
+    partials[e] = acc;
   }
 }
 
-__global__ void segment_finish_kernel(const double* __restrict__ partials,
-                                      const std::int32_t* __restrict__ chunk_off, int k, int stride,
-                                      double* __restrict__ total) {
+// total (zeroed before the first wave) += the wave's chunks [c0, c1), in chunk order.
+__global__ void segment_fold_kernel(const double* __restrict__ partials,
+                                    const std::int32_t* __restrict__ chunk_off, int k, int stride,
+                                    int c0, int c1, double* __restrict__ total) {
   const std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
   if (e >= static_cast<std::int64_t>(k) * stride) return;
   const int j = static_cast<int>(e / stride), f = static_cast<int>(e % stride);
-  total[e] = add_label_chunks(partials, chunk_off, j, stride, f);
+  total[e] = add_label_chunk_range(partials, chunk_off, j, stride, f, c0, c1, total[e]);
 }
 
 }  // namespace
@@ -91,7 +96,7 @@ __global__ void segment_finish_kernel(const double* __restrict__ partials,
 template <typename T>
 std::string segment_sums(ConstMatrixView<T> x, const T* y, const T* weights,
                          const std::int32_t* labels, std::size_t k, const double* shift,
-                         double* total) {
+                         double* total, std::size_t partials_bytes) {
   const int device = select_device();
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
@@ -107,15 +112,18 @@ std::string segment_sums(ConstMatrixView<T> x, const T* y, const T* weights,
   const std::size_t un = x.rows;
   const std::size_t chunk_bytes = label_chunks_scratch_bytes(n, ki);
   const auto max_chunks = static_cast<std::size_t>(max_label_chunks(n, static_cast<int>(k)));
+  // Chunks per wave: as many as partials_bytes holds (at least one), no more than there are.
+  const std::size_t wave =
+      std::min(max_chunks, std::max<std::size_t>(1, partials_bytes / (stride * sizeof(double))));
   const std::size_t need = un * p * sizeof(T) + un * sizeof(T) * (weights ? 2 : 1) +
                            un * sizeof(std::int32_t) + k * m * sizeof(double) + chunk_bytes +
-                           (max_chunks + k) * stride * sizeof(double);
+                           (wave + k) * stride * sizeof(double);
   require_device_memory(need, "the per-segment regression's data and sums");
   Stream stream;
   const cudaStream_t st = stream.get();
   DeviceBuffer<T> dx(un * p), dy(un), dw(weights ? un : 0);
   DeviceBuffer<std::int32_t> dl(un);
-  DeviceBuffer<double> dshift(k * m), partials(max_chunks * stride), dtotal(k * stride);
+  DeviceBuffer<double> dshift(k * m), partials(wave * stride), dtotal(k * stride);
   DeviceBuffer<unsigned char> scratch(chunk_bytes);
   StagedUploader up(st);
   up.copy(dx.data(), x.data, un * p * sizeof(T));
@@ -128,13 +136,18 @@ std::string segment_sums(ConstMatrixView<T> x, const T* y, const T* weights,
   SegmentData<T> s{dx.data(), dy.data(), weights ? dw.data() : nullptr, dshift.data(),
                    static_cast<int>(p)};
   const int threads = stride >= 256 ? 256 : static_cast<int>((stride + 31) / 32 * 32);
-  segment_chunk_kernel<T><<<static_cast<unsigned>(chunks.max_chunks), threads, 0, st>>>(
-      s, chunks, static_cast<int>(stride), partials.data());
-  check_launch("segment_chunk_kernel");
   const std::size_t elems = k * stride;
-  segment_finish_kernel<<<static_cast<unsigned>((elems + 255) / 256), 256, 0, st>>>(
-      partials.data(), chunks.chunk_off, ki, static_cast<int>(stride), dtotal.data());
-  check_launch("segment_finish_kernel");
+  check(cudaMemsetAsync(dtotal.data(), 0, elems * sizeof(double), st), "cudaMemsetAsync");
+  for (std::size_t c0 = 0; c0 < max_chunks; c0 += wave) {
+    const std::size_t c1 = std::min(max_chunks, c0 + wave);
+    segment_chunk_kernel<T><<<static_cast<unsigned>(c1 - c0), threads, 0, st>>>(
+        s, chunks, static_cast<int>(stride), static_cast<int>(c0), partials.data());
+    check_launch("segment_chunk_kernel");
+    segment_fold_kernel<<<static_cast<unsigned>((elems + 255) / 256), 256, 0, st>>>(
+        partials.data(), chunks.chunk_off, ki, static_cast<int>(stride), static_cast<int>(c0),
+        static_cast<int>(c1), dtotal.data());
+    check_launch("segment_fold_kernel");
+  }
   check(cudaMemcpyAsync(total, dtotal.data(), elems * sizeof(double), cudaMemcpyDeviceToHost, st),
         "cudaMemcpyAsync (download)");
   stream.synchronize();
@@ -142,8 +155,10 @@ std::string segment_sums(ConstMatrixView<T> x, const T* y, const T* weights,
 }
 
 template std::string segment_sums<float>(ConstMatrixView<float>, const float*, const float*,
-                                         const std::int32_t*, std::size_t, const double*, double*);
+                                         const std::int32_t*, std::size_t, const double*, double*,
+                                         std::size_t);
 template std::string segment_sums<double>(ConstMatrixView<double>, const double*, const double*,
-                                          const std::int32_t*, std::size_t, const double*, double*);
+                                          const std::int32_t*, std::size_t, const double*, double*,
+                                          std::size_t);
 
 }  // namespace segcore::cuda

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/cuda_regress.hpp"
 #include "segcore/device.hpp"
 #include "segcore/error.hpp"
 #include "segcore/io.hpp"
@@ -723,6 +724,56 @@ TEST(RegressBySegmentCuda, MatchesCpu) {
   const Problem intercept_only = make_problem(3000, 0, 3, true, 23);
   expect_gpu_matches_cpu(intercept_only, {}, "p = 0");
 }
+
+#if defined(SEGCORE_WITH_CUDA)
+// The GPU sums in waves of chunks (one chunk at a time, 7 at a time: a segment's chunks split
+// across waves) carry the same bits as all chunks at once, and are what the CPU sums within
+// rounding: the budget bounds the scratch, not the answer.
+TEST(RegressBySegmentCuda, WavesOfChunksGiveTheSameBits) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device (or a build without CUDA)";
+  const Problem pr = make_problem(20000, 3, 4, true, 24);
+  const std::size_t m = pr.p + 1, stride = 3 + m + m * m;
+  std::vector<float> x(pr.x.begin(), pr.x.end()), y(pr.y.begin(), pr.y.end()),
+      w(pr.w.begin(), pr.w.end());
+  for (std::size_t i = 0; i < pr.n; i += 97) w[i] = 0;
+  const std::vector<double> shift(pr.k * m, 0.25);
+  const ConstMatrixView<float> xv{x.data(), pr.n, pr.p};
+  auto sums = [&](std::size_t budget) {
+    std::vector<double> total(pr.k * stride, -1.0);
+    cuda::segment_sums<float>(xv, y.data(), w.data(), pr.labels.data(), pr.k, shift.data(),
+                              total.data(), budget);
+    return total;
+  };
+  const std::vector<double> all = sums(cuda::kSegmentPartialsBytes);
+  for (const std::size_t chunks : {1u, 7u}) {
+    const std::vector<double> waves = sums(chunks * stride * sizeof(double));
+    for (std::size_t e = 0; e < all.size(); ++e)
+      ASSERT_TRUE(same_bits(waves[e], all[e])) << chunks << " chunks a wave, entry " << e;
+  }
+  // Against the sums in long double on the host (rows, weight, sum w z, the upper triangle).
+  for (std::size_t j = 0; j < pr.k; ++j) {
+    std::vector<long double> ref(stride, 0.0L);
+    for (std::size_t i = 0; i < pr.n; ++i) {
+      if (static_cast<std::size_t>(pr.labels[i]) != j) continue;
+      ref[0] += 1;
+      if (!(w[i] > 0)) continue;
+      ref[1] += 1;
+      ref[2] += w[i];
+      for (std::size_t a = 0; a < m; ++a) {
+        const long double za = (a < pr.p ? x[i * pr.p + a] : y[i]) - shift[j * m + a];
+        ref[3 + a] += w[i] * za;
+        for (std::size_t b = a; b < m; ++b)
+          ref[3 + m + a * m + b] +=
+              w[i] * za * ((b < pr.p ? x[i * pr.p + b] : y[i]) - shift[j * m + b]);
+      }
+    }
+    for (std::size_t e = 0; e < stride; ++e)
+      EXPECT_NEAR(all[j * stride + e], static_cast<double>(ref[e]),
+                  1e-9 * (1 + std::fabs(static_cast<double>(ref[e]))))
+          << "segment " << j << " entry " << e;
+  }
+}
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // `segcore regress` end to end.
