@@ -4,8 +4,29 @@ from the JSON that scripts/gpu_check.sh writes:
 
   scripts/gpu_table.py KMEANS.json LSTSQ.json TORCH.jsonl
 
-Ratios use the device-to-device copy bandwidth measured in the same run (DeviceCopy, bytes read)."""
+Ratios use the device-to-device copy bandwidth measured in the same run (DeviceCopy, bytes read).
+
+  scripts/gpu_table.py --merge OUT.json IN.json...
+
+writes the benchmarks of every IN that parses (a run stopped at its limit leaves a truncated
+file, which is left out) into OUT, with the first one's context."""
 import json, os, re, sys
+
+if len(sys.argv) > 1 and sys.argv[1] == "--merge":
+    merged = None
+    for path in sys.argv[3:]:
+        try:
+            part = json.load(open(path))
+        except (OSError, ValueError):
+            print(f"gpu_table: {path} is missing or truncated, left out", file=sys.stderr)
+            continue
+        if merged is None:
+            merged = part
+        else:
+            merged["benchmarks"] += part.get("benchmarks", [])
+    if merged is not None:
+        json.dump(merged, open(sys.argv[2], "w"), indent=1)
+    sys.exit(0)
 
 def load(path):
     return json.load(open(path))["benchmarks"] if os.path.exists(path) else []
