@@ -441,7 +441,8 @@ constexpr int kTallLaneRowsMaxP = 10;
 // in double, row r as z_0 .. z_{P-1}, b, w, 1, and entry q (lane q, q + 32, ...) adds
 // (w * v[ca]) * v[cb] over the tile's rows in row order: the Gram's upper triangle (ca = j,
 // cb = l), A^T W b (ca = j, cb = P), sum w (ca = cb = the 1) and sum w b (ca = the 1, cb = P):
-// each entry rounded and summed in the CPU's order.
+// each entry summed in the CPU's row order (the last bits can differ where nvcc fuses the
+// multiply and the add and the CPU build does not).
 template <int P>
 struct TallTile {
   static constexpr int kCols = P + 3;
