@@ -112,12 +112,26 @@ std::string segment_sums(ConstMatrixView<T> x, const T* y, const T* weights,
   const std::size_t un = x.rows;
   const std::size_t chunk_bytes = label_chunks_scratch_bytes(n, ki);
   const auto max_chunks = static_cast<std::size_t>(max_label_chunks(n, static_cast<int>(k)));
-  // Chunks per wave: as many as partials_bytes holds (at least one), no more than there are.
-  const std::size_t wave =
-      std::min(max_chunks, std::max<std::size_t>(1, partials_bytes / (stride * sizeof(double))));
-  const std::size_t need = un * p * sizeof(T) + un * sizeof(T) * (weights ? 2 : 1) +
+  const std::size_t row_bytes = stride * sizeof(double);  // one chunk's partials
+  const std::size_t base = un * p * sizeof(T) + un * sizeof(T) * (weights ? 2 : 1) +
                            un * sizeof(std::int32_t) + k * m * sizeof(double) + chunk_bytes +
-                           (wave + k) * stride * sizeof(double);
+                           k * row_bytes;
+  // Chunks per wave: as many as the budget holds (at least one), no more than there are. With
+  // the automatic budget, very wide rows (p in the hundreds and up) would leave most SMs idle,
+  // so the wave grows to 4 chunks per SM where the device has the memory free.
+  const bool automatic = partials_bytes == 0;
+  std::size_t wave = std::min(
+      max_chunks,
+      std::max<std::size_t>(1, (automatic ? kSegmentPartialsBytes : partials_bytes) / row_bytes));
+  const std::size_t busy =
+      std::min(max_chunks, static_cast<std::size_t>(4 * std::max(prop.multiProcessorCount, 1)));
+  if (automatic && wave < busy) {
+    std::size_t free_bytes = 0, total_bytes = 0;
+    check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    const std::size_t margin = std::size_t{256} << 20;
+    if (base + busy * row_bytes + margin <= free_bytes) wave = busy;
+  }
+  const std::size_t need = base + wave * row_bytes;
   require_device_memory(need, "the per-segment regression's data and sums");
   Stream stream;
   const cudaStream_t st = stream.get();
