@@ -490,7 +490,8 @@ __device__ __forceinline__ void tall_sums_by_entry(const KernelArgs<T>& args, st
     tall_entry_columns<P>(lane + t * kWarpSize, ca[t], cb[t]);
     acc[t] = 0;
   }
-  long long count = 0;  // this lane's rows with w > 0
+  tile[lane * L::kCols + P + 2] = 1.0;  // the constant column, the same for every tile
+  long long count = 0;                  // this lane's rows with w > 0
   for (std::int64_t k0 = 0; k0 < m; k0 += kWarpSize) {
     const int rows = static_cast<int>(m - k0 < kWarpSize ? m - k0 : kWarpSize);
     const T* a = args.a + (lo + k0) * P;  // the tile's rows of A are contiguous
@@ -502,7 +503,6 @@ __device__ __forceinline__ void tall_sums_by_entry(const KernelArgs<T>& args, st
       const double wk = args.w ? static_cast<double>(__ldg(args.w + lo + k0 + lane)) : 1.0;
       tile[lane * L::kCols + P] = static_cast<double>(__ldg(args.b + lo + k0 + lane));
       tile[lane * L::kCols + P + 1] = wk;
-      tile[lane * L::kCols + P + 2] = 1.0;
       count += wk > 0 ? 1 : 0;
     }
     __syncwarp();

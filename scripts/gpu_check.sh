@@ -53,6 +53,13 @@ bounded() {
   shift
   timeout $((left < cap ? left : cap)) "$@"
 }
+# Stops the run after a failed build step: the end of its log, the summary, what there is to ship.
+fail() {
+  tail -40 "$res/$1.log"
+  log "$1: failed"
+  ship
+  exit 1
+}
 # Back to this machine: the summary, the table, the JSON and the logs in one tarball.
 ship() {
   mkdir -p "$out"
@@ -67,18 +74,8 @@ if has build; then
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DSEGCORE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DCMAKE_PREFIX_PATH="$deps/usr;$deps/usr/share/eigen3/cmake;$deps/usr/lib/x86_64-linux-gnu/cmake" \
-    > "$res/configure.log" 2>&1 || {
-    tail -30 "$res/configure.log"
-    log "configure: failed"
-    ship
-    exit 1
-  }
-  cmake --build build-gpu -j"$(nproc)" > "$res/build.log" 2>&1 || {
-    tail -40 "$res/build.log"
-    log "build: failed"
-    ship
-    exit 1
-  }
+    > "$res/configure.log" 2>&1 || fail configure
+  cmake --build build-gpu -j"$(nproc)" > "$res/build.log" 2>&1 || fail build
   log "build: ok at $SECONDS s"
   ship
 fi
@@ -101,16 +98,16 @@ if has test; then
 fi
 
 if has bench; then
-  # K-means, in groups by priority, each into its own JSON and merged into $km after each: the
-  # copy bandwidth and the done-when shapes first (100M x 16 k = 32 beside the copy; 10M x 128
-  # k = 1024 beside the SGEMM of its distance shape; the whole 100M fit), then (full) the GPU
-  # grid with both paths where the choice is close, and last the CPU backend on this machine's
-  # cores.
+  # K-means, in groups by priority, each into its own JSON and merged into $km after each.
+  # quick: the copy bandwidth and the done-when shapes first (100M x 16 k = 32 beside the copy;
+  # 10M x 128 k = 1024 beside the SGEMM of its distance shape; the whole 100M fit), then the CPU
+  # backend on this machine's cores at two of them. full: the whole GPU grid (both paths where
+  # the choice is close), then the CPU grid.
   groups=('DeviceCopy|LloydCuda<float>/n:100000000/d:16/k:32/|Sgemm/n:100000000/d:16/k:32'
           'LloydCuda<float>/n:10000000/d:128/k:1024/|Sgemm/n:10000000/d:128/k:1024'
           'FitCuda/n:100000000'
           'LloydCuda<float>/n:10000000/d:16/k:32/|Lloyd<float>/n:10000000/d:(16/k:32|128/k:1024)/threads:0')
-  [ "$mode" = full ] && groups+=('LloydCuda|Sgemm|FitCuda'
+  [ "$mode" = full ] && groups=('DeviceCopy|LloydCuda|Sgemm|FitCuda'
     'Lloyd<float>/n:(1000000|10000000)/.*/threads:0')
   g=0
   for filter in "${groups[@]}"; do
