@@ -1,6 +1,7 @@
 #include "segcore/backend.hpp"
 
 #include <cstdio>
+#include <string>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/lloyd_kernels.hpp"
@@ -35,6 +36,13 @@ std::string cpu_kernel_isa() { return cpu::assign_kernel_isa(); }
 namespace detail {
 void throw_cuda_not_compiled() {
   throw NotCompiled("segcore was built without CUDA (SEGCORE_CUDA=OFF): use --device cpu or auto");
+}
+
+void check_row_indices(const std::int64_t* index, std::size_t m, std::size_t n) {
+  for (std::size_t t = 0; t < m; ++t)
+    if (index[t] < 0 || static_cast<std::uint64_t>(index[t]) >= n)
+      throw InvalidArgument("row index " + std::to_string(index[t]) + " is outside the " +
+                            std::to_string(n) + " rows held");
 }
 }  // namespace detail
 

@@ -545,6 +545,15 @@ __global__ void subtract_kernel(T* __restrict__ x, std::int64_t total, int d,
     x[e] = x[e] - shift[e % d];
 }
 
+template <typename T>
+__global__ void gather_rows_kernel(const T* __restrict__ x, int d,
+                                   const std::int64_t* __restrict__ index, std::int64_t total,
+                                   T* __restrict__ out) {
+  for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < total;
+       e += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    out[e] = x[index[e / d] * d + e % d];
+}
+
 /// Blocks for a grid-stride loop over `items` (capped; the kernels loop over the rest).
 unsigned grid_for(std::int64_t items, int threads = kThreads) {
   const std::int64_t blocks = (items + threads - 1) / threads;
@@ -802,6 +811,14 @@ void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream) 
   check_launch("subtract_kernel");
 }
 
+template <typename T>
+void gather_rows(const T* x, int d, const std::int64_t* index, std::int64_t m, T* out,
+                 cudaStream_t stream) {
+  if (m == 0) return;
+  gather_rows_kernel<T><<<grid_for(m * d), kThreads, 0, stream>>>(x, d, index, m * d, out);
+  check_launch("gather_rows_kernel");
+}
+
 #define SEGCORE_INSTANTIATE(T)                                                                     \
   template LloydPlan plan_lloyd<T>(int, int, bool, int, bool);                                     \
   template void lloyd_pass<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,    \
@@ -827,7 +844,8 @@ void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream) 
                                     cudaStream_t);                                                 \
   template void find_targets<T>(const DataView<T>&, const double*, const TargetQuery*, int,        \
                                 std::int64_t*, cudaStream_t);                                      \
-  template void subtract<T>(T*, std::int64_t, int, const T*, cudaStream_t);
+  template void subtract<T>(T*, std::int64_t, int, const T*, cudaStream_t);                        \
+  template void gather_rows<T>(const T*, int, const std::int64_t*, std::int64_t, T*, cudaStream_t);
 
 SEGCORE_INSTANTIATE(float)
 SEGCORE_INSTANTIATE(double)

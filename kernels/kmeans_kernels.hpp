@@ -166,6 +166,11 @@ void find_targets(const DataView<T>& data, const double* closest, const TargetQu
 template <typename T>
 void subtract(T* x, std::int64_t n, int d, const T* shift, cudaStream_t stream);
 
+/// out (m x d) = the rows index[0..m) of x (n x d; device arrays, indices in range).
+template <typename T>
+void gather_rows(const T* x, int d, const std::int64_t* index, std::int64_t m, T* out,
+                 cudaStream_t stream);
+
 /// The number of per-block partials of the simple reductions (a constant: fixed order).
 int reduce_blocks();
 

@@ -408,6 +408,20 @@ TEST(KMeans, TakingTheRowsFreesThemOnTheCpuAndChecksTheirShape) {
   EXPECT_TRUE(x.empty());
   EXPECT_EQ(backend->rows(), 100u);
   EXPECT_EQ(backend->host_rows(), storage);
+  // copy_rows reads the held rows (after subtract), in any order, and checks every index.
+  const std::vector<double> shift = {1.0, -2.0, 0.5};
+  backend->subtract(shift.data());
+  const std::int64_t index[3] = {99, 0, 99};
+  std::vector<double> got(9);
+  backend->copy_rows(index, 3, got.data());
+  for (std::size_t t = 0; t < 3; ++t)
+    for (std::size_t f = 0; f < 3; ++f)
+      EXPECT_EQ(got[t * 3 + f], storage[index[t] * 3 + f]) << t << " " << f;
+  EXPECT_EQ(got[0], blobs(2, 50, 3, 1.0, 5)[99 * 3] - 1.0);
+  const std::int64_t outside[2] = {3, 100};
+  EXPECT_THROW(backend->copy_rows(outside, 2, got.data()), InvalidArgument);
+  const std::int64_t negative = -1;
+  EXPECT_THROW(backend->copy_rows(&negative, 1, got.data()), InvalidArgument);
   std::vector<double> ragged(10, 1.0);
   EXPECT_THROW((void)kmeans_fit<double>(ragged, 3, nullptr, p), InvalidArgument);
   EXPECT_THROW((void)kmeans_fit<double>(ragged, 0, nullptr, p), InvalidArgument);

@@ -316,6 +316,82 @@ TEST(CudaBackend, PredictAndTransformMatchCpu) {
   for (std::size_t e = 0; e < tc.size(); ++e) EXPECT_NEAR(tg[e], tc[e], 1e-6 * (1 + tc[e]));
 }
 
+// The driver reads seeds and relocated points from the device (copy_rows): bitwise the CPU
+// backend's centred rows, in any order, repeated, from the last row too.
+template <typename T>
+void compare_copy_rows(std::size_t n, std::size_t d) {
+  const Data<T> data = blobs<T>(n, d, 3, false, n + d);
+  auto cpu = make_kmeans_backend<T>(Device::kCpu, 0);
+  auto gpu = gpu_backend<T>(Path::kAuto);
+  cpu->set_data(data.view(), nullptr);
+  gpu->set_data(data.view(), nullptr);
+  std::vector<T> shift(d);
+  for (std::size_t f = 0; f < d; ++f) shift[f] = static_cast<T>(0.37 * static_cast<double>(f) - 1);
+  cpu->subtract(shift.data());
+  gpu->subtract(shift.data());
+  std::vector<std::int64_t> index = {static_cast<std::int64_t>(n) - 1, 0, 5, 5};
+  for (std::size_t t = 0; t < 600; ++t) index.push_back(static_cast<std::int64_t>((t * 7919) % n));
+  std::vector<T> rc(index.size() * d), rg(index.size() * d, T(-1));
+  cpu->copy_rows(index.data(), index.size(), rc.data());
+  gpu->copy_rows(index.data(), index.size(), rg.data());
+  EXPECT_EQ(0, std::memcmp(rc.data(), rg.data(), rc.size() * sizeof(T))) << "d=" << d;
+  for (std::size_t f = 0; f < d; ++f)
+    EXPECT_EQ(rc[f], static_cast<T>(data.x[(n - 1) * d + f] - shift[f])) << f;
+  gpu->copy_rows(index.data(), 0, nullptr);  // nothing asked, nothing read
+  for (const std::int64_t bad : {std::int64_t{-1}, static_cast<std::int64_t>(n)}) {
+    const std::int64_t two[2] = {0, bad};
+    EXPECT_THROW(gpu->copy_rows(two, 2, rg.data()), InvalidArgument) << bad;
+  }
+}
+
+TEST(CudaBackend, CopyRowsMatchesCpu) {
+  SKIP_WITHOUT_GPU();
+  compare_copy_rows<float>(3001, 1);
+  compare_copy_rows<float>(3001, 17);
+  compare_copy_rows<double>(1000, 130);
+}
+
+// A fit that takes the rows frees them once they are on the device (the caller's host copy does
+// not live through the fit), and gives the view fit's result bit for bit: every init, weights,
+// restarts and an empty-cluster relocation, whose points now come from the device.
+TEST(CudaBackend, TakingTheRowsFreesThemAndChangesNothing) {
+  SKIP_WITHOUT_GPU();
+  const Data<float> data = blobs<float>(8001, 5, 4, true, 21);
+  std::vector<float> taken = data.x;
+  auto gpu = gpu_backend<float>(Path::kAuto);
+  gpu->adopt_data(taken, 5, data.weights());
+  EXPECT_TRUE(taken.empty());
+  EXPECT_EQ(taken.capacity(), 0u);
+  EXPECT_EQ(gpu->rows(), 8001u);
+  EXPECT_EQ(gpu->host_rows(), nullptr);
+  for (const KMeansInit init : {KMeansInit::kKMeansPlusPlus, KMeansInit::kKMeansParallel,
+                                KMeansInit::kRandom, KMeansInit::kExplicit}) {
+    KMeansParams p;
+    p.k = 6;
+    p.init = init;
+    p.n_init = init == KMeansInit::kExplicit ? 1 : 2;
+    p.seed = 3;
+    p.device = Device::kCuda;
+    std::vector<float> c0;
+    if (init == KMeansInit::kExplicit) {  // two identical seeds: one cluster empties at once
+      c0 = pick_centroids(data, 6);
+      std::copy_n(c0.data() + 4 * 5, 5, c0.data() + 5 * 5);
+    }
+    const ConstMatrixView<float> c0v{c0.data(), c0.size() / 5, 5};
+    const auto a = kmeans_fit<float>(data.view(), data.weights(), p, c0v);
+    const auto b = kmeans_fit<float>(std::vector<float>(data.x), 5, data.weights(), p, c0v);
+    const std::string what = kmeans_init_name(init);
+    EXPECT_EQ(a.labels, b.labels) << what;
+    EXPECT_EQ(a.centroids, b.centroids) << what;
+    EXPECT_EQ(0, std::memcmp(&a.inertia, &b.inertia, sizeof(double))) << what;
+    EXPECT_EQ(a.n_iter, b.n_iter) << what;
+    EXPECT_EQ(a.best_run, b.best_run) << what;
+    EXPECT_NE(a.backend.find("cuda"), std::string::npos) << a.backend;
+    // With explicit init the duplicate seed's cluster stays empty unless a relocation ran.
+    EXPECT_EQ(b.distinct_clusters, 6u) << what;
+  }
+}
+
 TEST(CudaBackend, ErrorPaths) {
   SKIP_WITHOUT_GPU();
   auto gpu = make_kmeans_backend<float>(Device::kCuda, 0);

@@ -64,6 +64,10 @@ class CpuBackend final : public KMeansBackend<T> {
     x.clear();
   }
   const T* host_rows() const override { return x_.data(); }
+  void copy_checked_rows(const std::int64_t* index, std::size_t m, T* out) override {
+    for (std::size_t t = 0; t < m; ++t)
+      std::copy_n(x_.data() + static_cast<std::size_t>(index[t]) * d_, d_, out + t * d_);
+  }
   std::size_t rows() const override { return n_; }
   std::size_t cols() const override { return d_; }
 

@@ -104,6 +104,16 @@ class CudaBackend final : public KMeansBackend<T> {
   }
   std::size_t rows() const override { return n_; }
   std::size_t cols() const override { return d_; }
+  void copy_checked_rows(const std::int64_t* index, std::size_t m, T* out) override {
+    // One gather on the device and one small copy back, however many rows (k-means|| asks for
+    // about 2k at a time; relocation and k-means++ for a few).
+    DeviceBuffer<std::int64_t> di(m);
+    copy_to_device(di.data(), index, m);
+    DeviceBuffer<T> rows(m * d_);
+    gather_rows<T>(x_.data(), static_cast<int>(d_), di.data(), static_cast<std::int64_t>(m),
+                   rows.data(), stream_.get());
+    download(out, rows.data(), m * d_);
+  }
 
   void column_moments(double* mean, double* variance) override {
     require_data();

@@ -12,26 +12,25 @@
 
 namespace segcore::detail {
 
-/// Host-side access to the rows the backend holds (already centred), for the few rows the
-/// driver needs: chosen seeds and relocated points.
+/// What the driver keeps of the rows a backend holds: their shape and weights. The few rows it
+/// needs (chosen seeds, relocated points) come from the backend's copy_rows, already centred.
 template <typename T>
-struct HostRows {
+struct HeldRows {
   std::size_t n = 0;
   std::size_t d = 0;
-  std::function<void(std::int64_t i, T* out)> row;  ///< copies row i (d values) to out
-  const T* weights = nullptr;                       ///< n, or nullptr for all ones
+  const T* weights = nullptr;  ///< n, or nullptr for all ones
   double weight(std::int64_t i) const { return weights ? static_cast<double>(weights[i]) : 1.0; }
 };
 
 /// Seeds k centres (k x d, row-major) with the given method (not kExplicit).
 template <typename T>
-std::vector<T> seed_centroids(KMeansBackend<T>& backend, const HostRows<T>& rows, KMeansInit init,
+std::vector<T> seed_centroids(KMeansBackend<T>& backend, const HeldRows<T>& rows, KMeansInit init,
                               std::size_t k, Rng& rng, const KMeansParams& params, double tol_abs);
 
 /// Greedy k-means++ (scikit-learn's variant: 2 + floor(ln k) candidates per step, the one that
 /// lowers the potential most is kept).
 template <typename T>
-std::vector<T> kmeans_plusplus(KMeansBackend<T>& backend, const HostRows<T>& rows, std::size_t k,
+std::vector<T> kmeans_plusplus(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::size_t k,
                                Rng& rng);
 
 struct LloydOutcome {
@@ -45,7 +44,7 @@ struct LloydOutcome {
 /// are relocated to the points farthest from their centres; a final assignment makes labels
 /// match the returned centres. on_iteration(iteration, inertia, shift) may be empty.
 template <typename T>
-LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HostRows<T>& rows, std::vector<T>& centers,
+LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::vector<T>& centers,
                        int max_iter, double tol_abs,
                        const std::function<void(int, double, double)>& on_iteration);
 

@@ -13,7 +13,7 @@ namespace {
 
 /// One index drawn with probability proportional to its weight.
 template <typename T>
-std::int64_t weighted_choice(const HostRows<T>& rows, Rng& rng) {
+std::int64_t weighted_choice(const HeldRows<T>& rows, Rng& rng) {
   if (!rows.weights) {
     return static_cast<std::int64_t>(rng.uniform() * static_cast<double>(rows.n)) %
            static_cast<std::int64_t>(rows.n);
@@ -36,7 +36,7 @@ std::int64_t weighted_choice(const HostRows<T>& rows, Rng& rng) {
 /// k distinct indices drawn without replacement with probability proportional to weight
 /// (Efraimidis-Spirakis: the k largest keys log(u) / w).
 template <typename T>
-std::vector<std::int64_t> weighted_sample_without_replacement(const HostRows<T>& rows,
+std::vector<std::int64_t> weighted_sample_without_replacement(const HeldRows<T>& rows,
                                                               std::size_t k, Rng& rng) {
   using Entry = std::pair<double, std::int64_t>;  // (key, index); min-heap on key
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
@@ -67,11 +67,12 @@ std::vector<std::int64_t> weighted_sample_without_replacement(const HostRows<T>&
 /// oversampling * k points each, then the candidates, weighted by the weight of the points
 /// nearest to them, are reduced to k centres by weighted k-means++ and Lloyd.
 template <typename T>
-std::vector<T> kmeans_parallel(KMeansBackend<T>& backend, const HostRows<T>& rows, std::size_t k,
+std::vector<T> kmeans_parallel(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::size_t k,
                                Rng& rng, const KMeansParams& params, double tol_abs) {
   const std::size_t d = rows.d;
   std::vector<T> cand(d);
-  rows.row(weighted_choice(rows, rng), cand.data());
+  const std::int64_t first = weighted_choice(rows, rng);
+  backend.copy_rows(&first, 1, cand.data());
   double psi = backend.update_closest({cand.data(), 1, d}, true);
   const double ell = params.oversampling * static_cast<double>(k);
   for (int round = 0; round < params.parallel_rounds && psi > 0.0; ++round) {
@@ -79,7 +80,7 @@ std::vector<T> kmeans_parallel(KMeansBackend<T>& backend, const HostRows<T>& row
     if (picked.empty()) continue;
     const std::size_t before = cand.size() / d;
     cand.resize((before + picked.size()) * d);
-    for (std::size_t t = 0; t < picked.size(); ++t) rows.row(picked[t], &cand[(before + t) * d]);
+    backend.copy_rows(picked.data(), picked.size(), &cand[before * d]);
     psi = backend.update_closest({&cand[before * d], picked.size(), d}, false);
   }
   // Too few candidates (tiny data or few distinct points): D^2 draws for the rest.
@@ -89,7 +90,7 @@ std::vector<T> kmeans_parallel(KMeansBackend<T>& backend, const HostRows<T>& row
     backend.sample_by_potential(&target, 1, &i);
     const std::size_t at = cand.size();
     cand.resize(at + d);
-    rows.row(i, &cand[at]);
+    backend.copy_rows(&i, 1, &cand[at]);
     psi = backend.update_closest({&cand[at], 1, d}, false);
   }
   const std::size_t m = cand.size() / d;
@@ -102,11 +103,10 @@ std::vector<T> kmeans_parallel(KMeansBackend<T>& backend, const HostRows<T>& row
 
   auto reducer = cpu::make_cpu_backend<T>(params.threads);
   reducer->set_data({cand.data(), m, d}, cand_w.data());
-  HostRows<T> cand_rows;
+  HeldRows<T> cand_rows;
   cand_rows.n = m;
   cand_rows.d = d;
   cand_rows.weights = cand_w.data();
-  cand_rows.row = [&](std::int64_t i, T* out) { std::copy(&cand[i * d], &cand[i * d] + d, out); };
   std::vector<T> centers = kmeans_plusplus<T>(*reducer, cand_rows, k, rng);
   constexpr int kReduceIterations = 30;
   run_lloyd<T>(*reducer, cand_rows, centers, kReduceIterations, tol_abs, {});
@@ -116,11 +116,12 @@ std::vector<T> kmeans_parallel(KMeansBackend<T>& backend, const HostRows<T>& row
 }  // namespace
 
 template <typename T>
-std::vector<T> kmeans_plusplus(KMeansBackend<T>& backend, const HostRows<T>& rows, std::size_t k,
+std::vector<T> kmeans_plusplus(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::size_t k,
                                Rng& rng) {
   const std::size_t d = rows.d;
   std::vector<T> centers(k * d);
-  rows.row(weighted_choice(rows, rng), centers.data());
+  const std::int64_t first = weighted_choice(rows, rng);
+  backend.copy_rows(&first, 1, centers.data());
   double pot = backend.update_closest({centers.data(), 1, d}, true);
   const std::size_t trials = 2 + static_cast<std::size_t>(std::log(static_cast<double>(k)));
   std::vector<double> targets(trials), pots(trials);
@@ -129,7 +130,7 @@ std::vector<T> kmeans_plusplus(KMeansBackend<T>& backend, const HostRows<T>& row
   for (std::size_t c = 1; c < k; ++c) {
     for (double& t : targets) t = rng.uniform() * pot;
     backend.sample_by_potential(targets.data(), trials, picked.data());
-    for (std::size_t t = 0; t < trials; ++t) rows.row(picked[t], &cand[t * d]);
+    backend.copy_rows(picked.data(), trials, cand.data());
     backend.candidate_potentials({cand.data(), trials, d}, pots.data());
     const std::size_t best =
         static_cast<std::size_t>(std::min_element(pots.begin(), pots.end()) - pots.begin());
@@ -140,7 +141,7 @@ std::vector<T> kmeans_plusplus(KMeansBackend<T>& backend, const HostRows<T>& row
 }
 
 template <typename T>
-std::vector<T> seed_centroids(KMeansBackend<T>& backend, const HostRows<T>& rows, KMeansInit init,
+std::vector<T> seed_centroids(KMeansBackend<T>& backend, const HeldRows<T>& rows, KMeansInit init,
                               std::size_t k, Rng& rng, const KMeansParams& params, double tol_abs) {
   switch (init) {
     case KMeansInit::kKMeansPlusPlus:
@@ -150,7 +151,7 @@ std::vector<T> seed_centroids(KMeansBackend<T>& backend, const HostRows<T>& rows
     case KMeansInit::kRandom: {
       std::vector<T> centers(k * rows.d);
       const auto picked = weighted_sample_without_replacement(rows, k, rng);
-      for (std::size_t j = 0; j < k; ++j) rows.row(picked[j], &centers[j * rows.d]);
+      backend.copy_rows(picked.data(), k, centers.data());
       return centers;
     }
     case KMeansInit::kExplicit:
@@ -160,9 +161,9 @@ std::vector<T> seed_centroids(KMeansBackend<T>& backend, const HostRows<T>& rows
 }
 
 #define SEGCORE_INSTANTIATE(T)                                                                   \
-  template std::vector<T> seed_centroids<T>(KMeansBackend<T>&, const HostRows<T>&, KMeansInit,   \
+  template std::vector<T> seed_centroids<T>(KMeansBackend<T>&, const HeldRows<T>&, KMeansInit,   \
                                             std::size_t, Rng&, const KMeansParams&, double);     \
-  template std::vector<T> kmeans_plusplus<T>(KMeansBackend<T>&, const HostRows<T>&, std::size_t, \
+  template std::vector<T> kmeans_plusplus<T>(KMeansBackend<T>&, const HeldRows<T>&, std::size_t, \
                                              Rng&);
 SEGCORE_INSTANTIATE(float)
 SEGCORE_INSTANTIATE(double)

@@ -40,7 +40,7 @@ namespace {
 /// farthest from their centres; the point's weight moves from its old cluster's sums to the
 /// empty one's. Labels are left as assigned (the next pass reassigns).
 template <typename T>
-void relocate_empty_clusters(KMeansBackend<T>& backend, const HostRows<T>& rows,
+void relocate_empty_clusters(KMeansBackend<T>& backend, const HeldRows<T>& rows,
                              const std::vector<T>& centers, std::vector<double>& sums,
                              std::vector<double>& wsum) {
   const std::size_t k = wsum.size(), d = rows.d;
@@ -49,12 +49,16 @@ void relocate_empty_clusters(KMeansBackend<T>& backend, const HostRows<T>& rows,
     if (wsum[j] == 0.0) empty.push_back(j);
   if (empty.empty()) return;
   const std::vector<FarPoint> far = backend.farthest({centers.data(), k, d}, empty.size());
-  std::vector<T> x(d);
-  for (std::size_t e = 0; e < empty.size() && e < far.size(); ++e) {
+  const std::size_t moves = std::min(empty.size(), far.size());
+  std::vector<std::int64_t> index(moves);
+  for (std::size_t e = 0; e < moves; ++e) index[e] = far[e].index;
+  std::vector<T> points(moves * d);
+  backend.copy_rows(index.data(), moves, points.data());
+  for (std::size_t e = 0; e < moves; ++e) {
     const std::size_t to = empty[e];
     const std::size_t from = static_cast<std::size_t>(far[e].label);
     const double w = rows.weight(far[e].index);
-    rows.row(far[e].index, x.data());
+    const T* x = points.data() + e * d;
     for (std::size_t f = 0; f < d; ++f) {
       sums[from * d + f] -= static_cast<double>(x[f]) * w;
       sums[to * d + f] = static_cast<double>(x[f]) * w;
@@ -124,7 +128,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 template <typename T>
-LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HostRows<T>& rows, std::vector<T>& centers,
+LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::vector<T>& centers,
                        int max_iter, double tol_abs,
                        const std::function<void(int, double, double)>& on_iteration) {
   const std::size_t d = rows.d, k = centers.size() / d;
@@ -167,10 +171,10 @@ LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HostRows<T>& rows, std::
   return out;
 }
 
-template LloydOutcome run_lloyd<float>(KMeansBackend<float>&, const HostRows<float>&,
+template LloydOutcome run_lloyd<float>(KMeansBackend<float>&, const HeldRows<float>&,
                                        std::vector<float>&, int, double,
                                        const std::function<void(int, double, double)>&);
-template LloydOutcome run_lloyd<double>(KMeansBackend<double>&, const HostRows<double>&,
+template LloydOutcome run_lloyd<double>(KMeansBackend<double>&, const HeldRows<double>&,
                                         std::vector<double>&, int, double,
                                         const std::function<void(int, double, double)>&);
 
@@ -179,8 +183,8 @@ template LloydOutcome run_lloyd<double>(KMeansBackend<double>&, const HostRows<d
 namespace detail {
 namespace {
 
-/// The whole fit. `load` hands the rows x to the backend (copied or adopted); after it, x is
-/// read only when the backend keeps no host copy of the rows.
+/// The whole fit. `load` hands the rows x to the backend (copied or adopted); after it, x is not
+/// read again (an adopted x is gone: the backend reads its own rows).
 template <typename T, typename Load>
 KMeansResult<T> fit(ConstMatrixView<T> x, const T* weights, const KMeansParams& params,
                     ConstMatrixView<T> init_centroids, Load load) {
@@ -206,21 +210,10 @@ KMeansResult<T> fit(ConstMatrixView<T> x, const T* weights, const KMeansParams& 
   for (std::size_t f = 0; f < d; ++f) shift[f] = static_cast<T>(mean[f]);
   backend->subtract(shift.data());
 
-  // Rows for seeding and relocation: the backend's centred host copy when it has one (x may
-  // have been adopted), else x - shift computed in T as the backend's subtract does.
-  HostRows<T> rows;
+  HeldRows<T> rows;
   rows.n = n;
   rows.d = d;
   rows.weights = weights;
-  const T* held = backend->host_rows();
-  rows.row = [&, held](std::int64_t i, T* out) {
-    const std::size_t r = static_cast<std::size_t>(i);
-    if (held) {
-      std::copy(held + r * d, held + (r + 1) * d, out);
-    } else {
-      for (std::size_t f = 0; f < d; ++f) out[f] = x(r, f) - shift[f];
-    }
-  };
 
   int n_init = params.n_init;
   if (params.init == KMeansInit::kExplicit) {

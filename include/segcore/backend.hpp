@@ -14,6 +14,11 @@
 
 namespace segcore {
 
+namespace detail {
+/// Throws InvalidArgument naming the first of index[0..m) outside [0, n).
+void check_row_indices(const std::int64_t* index, std::size_t m, std::size_t n);
+}  // namespace detail
+
 /// What one Lloyd pass reports.
 struct LloydPassResult {
   double inertia = 0.0;      ///< sum_i w_i ||x_i - c_{label_i}||^2 against the centroids given
@@ -40,15 +45,24 @@ class KMeansBackend {
   /// Takes a copy of x (n x d, row-major; a GPU backend uploads it once) and of the weights
   /// (n, or nullptr for all ones). Stored labels start at -1.
   virtual void set_data(ConstMatrixView<T> x, const T* weights) = 0;
-  /// As set_data for x = n x d rows (n = x.size() / d), but a backend that keeps the rows in
-  /// host memory takes x's storage instead of copying it and leaves x empty (the CPU backend);
-  /// one that keeps them elsewhere copies them and leaves x as it was (a GPU backend).
+  /// As set_data for x = n x d rows (n = x.size() / d), taking x over: a backend that keeps the
+  /// rows in host memory takes x's storage instead of copying it (the CPU backend); one that
+  /// keeps them elsewhere copies them there and then frees x's storage (a GPU backend). Either
+  /// way x is left empty, so the caller's host copy does not outlive the upload.
   virtual void adopt_data(std::vector<T>& x, std::size_t d, const T* weights) {
     set_data({x.data(), d == 0 ? 0 : x.size() / d, d}, weights);
+    std::vector<T>().swap(x);
   }
   /// The held rows in host memory (n x d, row-major, after any `subtract`), or nullptr when the
   /// backend keeps them elsewhere.
   virtual const T* host_rows() const { return nullptr; }
+  /// Copies the held rows index[0..m) (after any `subtract`) to out (m x d, row-major), wherever
+  /// the backend keeps them: the driver's only way to the rows it seeds from or relocates to.
+  /// Throws InvalidArgument for an index outside [0, n).
+  void copy_rows(const std::int64_t* index, std::size_t m, T* out) {
+    detail::check_row_indices(index, m, rows());
+    if (m > 0) copy_checked_rows(index, m, out);
+  }
   virtual std::size_t rows() const = 0;
   virtual std::size_t cols() const = 0;
 
@@ -93,6 +107,10 @@ class KMeansBackend {
   virtual void nearest(ConstMatrixView<T> centroids, std::int32_t* labels, double* dist_sq) = 0;
   /// Squared Euclidean distances to every centroid: out n x k, clipped at 0.
   virtual void distances_sq(ConstMatrixView<T> centroids, MatrixView<double> out) = 0;
+
+ protected:
+  /// copy_rows once its indices are known to be in range and m > 0.
+  virtual void copy_checked_rows(const std::int64_t* index, std::size_t m, T* out) = 0;
 };
 
 /// What kAuto means here: kCuda when CUDA is compiled in and a device answers, else kCpu (with
