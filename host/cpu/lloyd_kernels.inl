@@ -36,20 +36,28 @@ inline V vmin(V a, V b) {
   return a < b ? a : b;
 }
 
+// A permutation of v's lanes by literal indices (GCC and clang spell it differently).
+#if defined(__clang__)
+#define SEGCORE_PERMUTE(M, v, ...) __builtin_shufflevector(v, v, __VA_ARGS__)
+#else
+#define SEGCORE_PERMUTE(M, v, ...) __builtin_shuffle(v, M{__VA_ARGS__})
+#endif
+
 /// Every lane of the result holds the minimum over the lanes of v (a butterfly of shuffles with
 /// literal masks, so each step is one permute and one min).
 inline VecOf<float>::type horizontal_min(VecOf<float>::type v) {
   using M = VecOf<float>::mask;
-  v = vmin(v, __builtin_shuffle(v, M{4, 5, 6, 7, 0, 1, 2, 3}));
-  v = vmin(v, __builtin_shuffle(v, M{2, 3, 0, 1, 6, 7, 4, 5}));
-  return vmin(v, __builtin_shuffle(v, M{1, 0, 3, 2, 5, 4, 7, 6}));
+  v = vmin(v, SEGCORE_PERMUTE(M, v, 4, 5, 6, 7, 0, 1, 2, 3));
+  v = vmin(v, SEGCORE_PERMUTE(M, v, 2, 3, 0, 1, 6, 7, 4, 5));
+  return vmin(v, SEGCORE_PERMUTE(M, v, 1, 0, 3, 2, 5, 4, 7, 6));
 }
 
 inline VecOf<double>::type horizontal_min(VecOf<double>::type v) {
   using M = VecOf<double>::mask;
-  v = vmin(v, __builtin_shuffle(v, M{2, 3, 0, 1}));
-  return vmin(v, __builtin_shuffle(v, M{1, 0, 3, 2}));
+  v = vmin(v, SEGCORE_PERMUTE(M, v, 2, 3, 0, 1));
+  return vmin(v, SEGCORE_PERMUTE(M, v, 1, 0, 3, 2));
 }
+#undef SEGCORE_PERMUTE
 
 template <typename T, int R, int NV>
 inline void assign_block(const PackedCentroids<T>& pc, const T* x, std::int32_t* labels) {
