@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .deps
 cd .deps
-pkgs=(libeigen3-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libbenchmark1
+pkgs=(libeigen3-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libbenchmark1debian
       libcli11-dev nlohmann-json3-dev)
 for p in "${pkgs[@]}"; do
   ls "${p}"_*.deb >/dev/null 2>&1 || apt-get download "$p"
