@@ -49,6 +49,7 @@ struct SegmentOptions {
   double tol = 1e-4;
   std::uint64_t seed = 0;
   std::string dtype = "float64";
+  std::string device = "auto";
   int threads = 0;
 };
 
@@ -193,7 +194,8 @@ void run_segment(const SegmentOptions& o) {
   params.tol = o.tol;
   params.seed = o.seed;
   params.threads = o.threads;
-  params.device = device_option("auto");
+  params.device = device_option(o.device);
+  require_device(params.device);
   std::unique_ptr<PreviousRun> prev;
   Stages stages;
 
@@ -679,6 +681,7 @@ void run_segment(const SegmentOptions& o) {
                       {"n_init", params.n_init},
                       {"seed", o.seed},
                       {"dtype", o.dtype},
+                      {"device", o.device},
                       {"previous", o.previous},
                       {"revenue_column", revenue_col}};
   report["backend"] = backend;
@@ -779,6 +782,8 @@ void add_segment_command(CLI::App& app) {
   cmd->add_option("--tol", opt->tol, "Tolerance")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();
   cmd->add_option("--dtype", opt->dtype, "float32 | float64")->capture_default_str();
+  cmd->add_option("--device", opt->device, "auto | cpu | cuda (K-means and choosing k)")
+      ->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_segment(*opt); });
 }

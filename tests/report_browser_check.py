@@ -131,8 +131,29 @@ def main():
         rep = json.load(open(os.path.join(tx, "report.json")))
         check("RFM features", rep["input"]["features"][:3] == ["recency_days", "frequency", "monetary"], rep["input"])
 
-        # Bad input: a clear error and nothing written.
+        # --device: the CPU when asked, and the request recorded; cuda runs there or, without a
+        # device, is one clear error that leaves nothing behind.
+        on_cpu = os.path.join(tmp, "on_cpu")
+        r = segment(mall, "--k", "3", "--device", "cpu", "--out", on_cpu)
+        rep = json.load(open(os.path.join(on_cpu, "report.json"))) if r.returncode == 0 else {}
+        check("--device cpu runs on the CPU", rep.get("backend", "").startswith("cpu")
+              and rep["params"]["device"] == "cpu", (r.stderr, rep.get("backend")))
+        on_cuda = os.path.join(tmp, "on_cuda")
+        r = segment(mall, "--k", "3", "--device", "cuda", "--out", on_cuda)
+        if r.returncode == 0:
+            rep = json.load(open(os.path.join(on_cuda, "report.json")))
+            check("--device cuda runs on the GPU", rep["backend"].startswith("cuda"), rep["backend"])
+        else:
+            errors = [l for l in r.stderr.splitlines() if l.startswith("segcore: error:")]
+            check("--device cuda without a device: one clear error",
+                  len(errors) == 1 and "--device cpu" in errors[0] and not os.path.exists(on_cuda),
+                  r.stderr)
         bad = os.path.join(tmp, "bad")
+        r = segment(mall, "--device", "tpu", "--out", bad)
+        check("unknown device fails cleanly", r.returncode != 0 and "unknown device 'tpu'" in r.stderr
+              and not os.path.exists(bad), r.stderr)
+
+        # Bad input: a clear error and nothing written.
         r = segment(mall, "--k", "500", "--out", bad)
         check("k > rows fails cleanly", r.returncode != 0 and "larger than" in r.stderr and not os.path.exists(bad), r.stderr)
         r = segment(mall, "--previous", os.path.join(tmp, "nowhere"), "--out", bad)
