@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "segcore/backend.hpp"
@@ -393,6 +395,44 @@ TEST(KMeans, TakingTheRowsGivesTheViewResultBitForBit) {
                             KMeansInit::kKMeansParallel, KMeansInit::kExplicit}) {
       expect_taking_the_rows_changes_nothing<double>(init, device);
       expect_taking_the_rows_changes_nothing<float>(init, device);
+    }
+}
+
+/// The message kmeans_fit throws for x, or "" when it fits.
+template <typename T>
+std::string fit_error(const std::vector<T>& x, std::size_t d, Device device, bool take) {
+  KMeansParams p;
+  p.k = 2;
+  p.device = device;
+  try {
+    if (take)
+      (void)kmeans_fit<T>(std::vector<T>(x), d, nullptr, p);
+    else
+      (void)kmeans_fit<T>({x.data(), x.size() / d, d}, nullptr, p);
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A NaN or an infinity is named by row and column (the first one in row-major order), on either
+// overload and whatever `auto` picks; finite values too large for the column sums are refused.
+TEST(KMeans, NonFiniteDataIsNamedByRowAndColumn) {
+  for (Device device : {Device::kCpu, Device::kAuto})
+    for (bool take : {false, true}) {
+      std::vector<double> x = blobs(2, 40, 3, 1.0, 3);
+      EXPECT_EQ(fit_error(x, 3, device, take), "");
+      x[57 * 3 + 2] = std::numeric_limits<double>::quiet_NaN();
+      x[61 * 3 + 0] = std::numeric_limits<double>::infinity();
+      EXPECT_EQ(fit_error(x, 3, device, take), "non-finite value at row 57, column 2");
+      x[57 * 3 + 2] = 0.0;
+      EXPECT_EQ(fit_error(x, 3, device, take), "non-finite value at row 61, column 0");
+      std::vector<float> xf(x.begin(), x.end());
+      xf[61 * 3] = -std::numeric_limits<float>::infinity();
+      EXPECT_EQ(fit_error(xf, 3, device, take), "non-finite value at row 61, column 0");
+      x[61 * 3] = 1e300;
+      x[62 * 3] = 1e300;  // finite, but the column's sum of squares overflows
+      EXPECT_NE(fit_error(x, 3, device, take).find("too large"), std::string::npos);
     }
 }
 

@@ -392,6 +392,32 @@ TEST(CudaBackend, TakingTheRowsFreesThemAndChangesNothing) {
   }
 }
 
+// The GPU finds the first NaN or infinity on the device (the fit's column moments tell it to
+// look): the same position as the CPU's, and the fit names it by row and column.
+TEST(CudaBackend, NonFiniteDataIsNamedAsOnTheCpu) {
+  SKIP_WITHOUT_GPU();
+  Data<float> data = blobs<float>(5003, 7, 3, false, 8);
+  auto gpu = gpu_backend<float>(Path::kAuto);
+  gpu->set_data(data.view(), nullptr);
+  EXPECT_EQ(gpu->first_nonfinite(), -1);
+  data.x[4321 * 7 + 6] = std::numeric_limits<float>::infinity();
+  data.x[5002 * 7 + 1] = std::numeric_limits<float>::quiet_NaN();
+  auto cpu = make_kmeans_backend<float>(Device::kCpu, 0);
+  for (auto* b : {gpu.get(), cpu.get()}) {
+    b->set_data(data.view(), nullptr);
+    EXPECT_EQ(b->first_nonfinite(), 4321 * 7 + 6) << b->describe();
+  }
+  KMeansParams p;
+  p.k = 3;
+  p.device = Device::kCuda;
+  try {
+    (void)kmeans_fit<float>(data.view(), nullptr, p);
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_STREQ(e.what(), "non-finite value at row 4321, column 6");
+  }
+}
+
 TEST(CudaBackend, ErrorPaths) {
   SKIP_WITHOUT_GPU();
   auto gpu = make_kmeans_backend<float>(Device::kCuda, 0);

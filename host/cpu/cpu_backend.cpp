@@ -98,6 +98,11 @@ class CpuBackend final : public KMeansBackend<T> {
     reduce(variance);
   }
 
+  std::int64_t first_nonfinite() override {
+    const auto at = std::find_if(x_.begin(), x_.end(), [](T v) { return !std::isfinite(v); });
+    return at == x_.end() ? -1 : static_cast<std::int64_t>(at - x_.begin());
+  }
+
   void subtract(const T* shift) override {
     const Chunking ch = make_chunking(n_, 0);
     parallel_for(ch.chunks, threads_, [&](std::size_t c) {

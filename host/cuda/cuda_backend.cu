@@ -4,6 +4,7 @@
 #include <thrust/copy.h>
 #include <thrust/count.h>
 #include <thrust/execution_policy.h>
+#include <thrust/find.h>
 #include <thrust/functional.h>
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/sequence.h>
@@ -41,6 +42,15 @@ struct FarBetter {
   __host__ __device__ Far operator()(const Far& a, const Far& b) const {
     const bool a_wins = a.dist > b.dist || (a.dist == b.dist && a.index < b.index);
     return a_wins ? a : b;
+  }
+};
+
+// NaN and infinities: v - v is NaN for both, 0 for every finite v (no library call, so the
+// same test on the device and in the emulator).
+struct NotFinite {
+  template <typename T>
+  __host__ __device__ bool operator()(T v) const {
+    return !(v - v == T(0));
   }
 };
 
@@ -132,6 +142,15 @@ class CudaBackend final : public KMeansBackend<T> {
                    stream_.get());
     download(variance, out.data(), d_);
     for (std::size_t f = 0; f < d_; ++f) variance[f] /= static_cast<double>(n_);
+  }
+
+  std::int64_t first_nonfinite() override {
+    require_data();
+    auto policy = thrust::cuda::par.on(stream_.get());
+    const T* begin = x_.data();
+    const T* end = begin + n_ * d_;
+    const T* at = thrust::find_if(policy, begin, end, NotFinite{});
+    return at == end ? -1 : static_cast<std::int64_t>(at - begin);
   }
 
   void subtract(const T* shift) override {

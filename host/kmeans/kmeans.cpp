@@ -96,11 +96,6 @@ void validate(ConstMatrixView<T> x, const T* weights, const KMeansParams& p,
   if (p.n_init < 0) throw InvalidArgument("n_init must be >= 1 (0 = auto)");
   if (p.init == KMeansInit::kKMeansParallel && (p.oversampling <= 0.0 || p.parallel_rounds < 1))
     throw InvalidArgument("k-means|| needs oversampling > 0 and at least one round");
-  for (std::size_t i = 0; i < x.rows; ++i)
-    for (std::size_t f = 0; f < x.cols; ++f)
-      if (!std::isfinite(x(i, f)))
-        throw InvalidArgument("non-finite value at row " + std::to_string(i) + ", column " +
-                              std::to_string(f));
   if (weights) {
     bool any_positive = false;
     for (std::size_t i = 0; i < x.rows; ++i) {
@@ -119,6 +114,23 @@ void validate(ConstMatrixView<T> x, const T* weights, const KMeansParams& p,
     for (std::size_t e = 0; e < init.size(); ++e)
       if (!std::isfinite(init.data[e])) throw InvalidArgument("initial centroids are not finite");
   }
+}
+
+/// After column_moments gave a non-finite mean or variance: names the first NaN or infinite
+/// value, or says that finite values overflowed the sums.
+template <typename T>
+[[noreturn]] void reject_nonfinite(KMeansBackend<T>& backend, std::size_t d) {
+  const std::int64_t at = backend.first_nonfinite();
+  if (at < 0)
+    throw InvalidArgument(
+        "the data's values are too large: a column's sum or sum of squares overflows double");
+  const auto i = static_cast<std::size_t>(at);
+  throw InvalidArgument("non-finite value at row " + std::to_string(i / d) + ", column " +
+                        std::to_string(i % d));
+}
+
+bool all_finite(const std::vector<double>& v) {
+  return std::all_of(v.begin(), v.end(), [](double e) { return std::isfinite(e); });
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -203,6 +215,9 @@ KMeansResult<T> fit(ConstMatrixView<T> x, const T* weights, const KMeansParams& 
   // per-feature variance.
   std::vector<double> mean(d), variance(d);
   backend->column_moments(mean.data(), variance.data());
+  // The moments sum every value, so all finite means no value is NaN or infinite: the data is
+  // checked without a pass of its own (a serial scan took 1.8 s of a 2 s budget at 100M x 16).
+  if (!all_finite(mean) || !all_finite(variance)) reject_nonfinite(*backend, d);
   double mean_variance = 0.0;
   for (double v : variance) mean_variance += v;
   const double tol_abs = params.tol * mean_variance / static_cast<double>(d);

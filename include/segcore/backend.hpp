@@ -68,6 +68,8 @@ class KMeansBackend {
 
   /// Unweighted column means and population variances (d each) of the held data.
   virtual void column_moments(double* mean, double* variance) = 0;
+  /// The position (row * d + column) of the first held value that is NaN or infinite, or -1.
+  virtual std::int64_t first_nonfinite() = 0;
   /// Subtracts `shift` (d values, already rounded to T) from every held row: x_ij = x_ij - shift_j
   /// computed in T.
   virtual void subtract(const T* shift) = 0;
