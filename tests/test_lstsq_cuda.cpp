@@ -21,6 +21,7 @@
 #include "segcore/device.hpp"
 #include "segcore/error.hpp"
 #include "segcore/lstsq.hpp"
+#include "segcore/trends.hpp"
 
 #if defined(SEGCORE_WITH_CUDA)
 #include "cuda/cuda_lstsq.hpp"
@@ -509,6 +510,62 @@ TEST(LstsqCuda, TwoRunsAreBitwiseIdentical) {
 #endif
   const LstsqResult c = solve_on(batch, Device::kCpu);
   expect_matches_cpu(r1, c, batch, 1e-9, "n=20011");
+}
+
+// ---- trends: the per-customer fits on the device ----
+
+TEST(LstsqCuda, TrendsOnTheDeviceMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  // 700 customers over a year: some buy every week, some stop, some appear once; amounts with
+  // a trend and noise, returns now and then.
+  const std::string path = testing::TempDir() + "trends_cuda_" + std::to_string(getpid()) + ".csv";
+  {
+    detail::Rng rng(31);
+    std::ofstream csv(path);
+    csv << "customer,day,amount\n";
+    for (int c = 0; c < 700; ++c) {
+      const int first = static_cast<int>(rng.next() % 300), last = c % 7 == 0 ? first : 364;
+      const double slope = normal(rng);
+      for (int day = first; day <= last; day += 1 + static_cast<int>(rng.next() % 20)) {
+        const int month = 1 + day / 31 > 12 ? 12 : 1 + day / 31, dom = 1 + day % 28;
+        csv << "c" << c << ",2024-" << (month < 10 ? "0" : "") << month << '-'
+            << (dom < 10 ? "0" : "") << dom << ',' << 50 + slope * day / 30 + 5 * normal(rng)
+            << '\n';
+      }
+    }
+  }
+  for (const TrendPeriod period : {TrendPeriod::kMonth, TrendPeriod::kWeek})
+    for (const int degree : {1, 2}) {
+      TrendOptions o;
+      o.customer_column = "customer";
+      o.date_column = "day";
+      o.amount_column = "amount";
+      o.period = period;
+      o.degree = degree;
+      o.device = Device::kCpu;
+      const TrendTable c = customer_trends(path, o);
+      o.device = Device::kCuda;
+      const TrendTable g = customer_trends(path, o);
+      const std::string at = std::string(period == TrendPeriod::kWeek ? "week" : "month") +
+                             " degree " + std::to_string(degree);
+      EXPECT_EQ(c.backend.rfind("cpu", 0), 0u) << c.backend;
+      EXPECT_EQ(g.backend.rfind("cuda (", 0), 0u) << g.backend;
+      ASSERT_EQ(g.customer_ids, c.customer_ids) << at;
+      EXPECT_EQ(g.periods, c.periods) << at;
+      EXPECT_EQ(g.status, c.status) << at;
+      for (std::size_t i = 0; i < c.customer_ids.size(); ++i) {
+        const double scale = 1 + std::fabs(c.level[i]) + std::fabs(c.slope[i]);
+        EXPECT_NEAR(g.level[i], c.level[i], 1e-9 * scale) << at << " customer " << i;
+        EXPECT_NEAR(g.slope[i], c.slope[i], 1e-9 * scale) << at << " customer " << i;
+        EXPECT_NEAR(g.curvature[i], c.curvature[i], 1e-9 * scale) << at << " customer " << i;
+        if (std::isnan(c.r2[i])) {
+          EXPECT_TRUE(std::isnan(g.r2[i])) << at << " customer " << i;
+        } else {
+          EXPECT_NEAR(g.r2[i], c.r2[i], 1e-9) << at << " customer " << i;
+        }
+      }
+    }
+  std::filesystem::remove(path);
 }
 
 // ---- the command ----

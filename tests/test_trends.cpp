@@ -44,6 +44,7 @@ TEST(Trends, MonthlyLineWithGapsAndSingleMonthCustomers) {
   ASSERT_EQ(t.customer_ids.size(), 3u);
   EXPECT_EQ(t.rows_dropped_no_customer, 1u);
   EXPECT_EQ(t.last_period, "2011-03");
+  EXPECT_EQ(t.backend.rfind("cpu (", 0), 0u) << t.backend;  // the default device
   const std::size_t a = find(t, "a"), b = find(t, "b"), c = find(t, "c");
   EXPECT_EQ(t.periods[a], 3);
   EXPECT_NEAR(t.level[a], 30, 1e-12);

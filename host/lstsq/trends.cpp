@@ -163,7 +163,10 @@ TrendTable customer_trends(const std::string& path, const TrendOptions& o) {
   batch.problems = n;
   LstsqParams params;
   params.threads = o.threads;
+  params.device = o.device;
   const LstsqResult r = lstsq_batched(batch, params);
+  t.backend = r.backend;
+  t.qr_problems = r.qr_problems;
   t.level.resize(n);
   t.slope.resize(n);
   t.curvature.assign(n, 0.0);

@@ -26,6 +26,9 @@ struct TrendOptions {
   TrendPeriod period = TrendPeriod::kMonth;
   int degree = 1;   ///< 1: level + slope; 2: also curvature
   int threads = 0;  ///< for the regressions
+  /// Where the regressions are solved (as LstsqParams::device): kCpu, kCuda (CudaError without
+  /// a device, NotCompiled in a build without CUDA) or kAuto. The aggregation is on the CPU.
+  Device device = Device::kCpu;
 };
 
 /// One row per customer, in order of first appearance.
@@ -47,6 +50,8 @@ struct TrendTable {
   std::vector<LstsqStatus> status;
   std::string last_period;  ///< "2011-12", or "week of 2011-12-05" (its Monday)
   std::uint64_t rows_read = 0, rows_dropped_no_customer = 0;
+  std::string backend;          ///< where the regressions ran (LstsqResult::backend)
+  std::size_t qr_problems = 0;  ///< customers solved by the QR path
 };
 
 /// Streams the transactions at `path` and fits every customer's trend. ParseError (file, row,
