@@ -94,8 +94,6 @@ void run_choose_k(const ChooseKOptions& o) {
   params.kmeans.threads = o.threads;
   params.kmeans.device = device_option(o.device);
   check_feature_options(o.features);
-  if (o.dtype != "float32" && o.dtype != "float64")
-    throw InvalidArgument("--dtype must be float32 or float64 (got '" + o.dtype + "')");
   if (o.max_iter < 1) throw InvalidArgument("--max-iter must be at least 1");
   if (o.n_init < 0) throw InvalidArgument("--n-init must be >= 0 (0 = auto)");
   if (!(o.tol >= 0)) throw InvalidArgument("--tol must be >= 0");
@@ -209,7 +207,9 @@ void add_choose_k_command(CLI::App& app) {
   cmd->add_option("--sample-size", opt->sample_size,
                   "Rows sampled for the silhouette (0 = all rows, exact)")
       ->capture_default_str();
-  cmd->add_option("--init", opt->init, "k-means++ | k-means|| | random")->capture_default_str();
+  cmd->add_option("--init", opt->init, "k-means++ | k-means|| | random")
+      ->capture_default_str()
+      ->check(accepted_by(parse_kmeans_init));
   cmd->add_option("--n-init", opt->n_init, "Restarts per k (0 = auto: 1, or 10 for random)")
       ->capture_default_str();
   cmd->add_option("--max-iter", opt->max_iter, "Maximum Lloyd iterations")->capture_default_str();
@@ -217,8 +217,10 @@ void add_choose_k_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Random seed (K-means and the silhouette sample)")
       ->capture_default_str();
-  cmd->add_option("--dtype", opt->dtype, "float32 | float64")->capture_default_str();
-  cmd->add_option("--device", opt->device, "auto | cpu | cuda")->capture_default_str();
+  cmd->add_option("--dtype", opt->dtype, "float32 | float64")
+      ->capture_default_str()
+      ->check(accepted_by(check_dtype));
+  add_device_option(cmd, opt->device);
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_choose_k(*opt); });
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "commands.hpp"
 #include "segcore/error.hpp"
 
 namespace segcore::app {
@@ -65,7 +66,9 @@ void add_feature_flags(CLI::App* cmd, FeatureOptions& o) {
       ->delimiter(',');
   cmd->add_option("--id-column", o.id_column, "Column with the row id");
   cmd->add_option("--weight-column", o.weight_column, "Column with sample weights");
-  cmd->add_option("--scale", o.scale, "standard | none")->capture_default_str();
+  cmd->add_option("--scale", o.scale, "standard | none")
+      ->capture_default_str()
+      ->check(accepted_by(parse_scaling));
   cmd->add_option("--log1p", o.log1p, "Columns to log1p before scaling")->delimiter(',');
 }
 

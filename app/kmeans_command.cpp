@@ -115,8 +115,6 @@ void run_kmeans(const KMeansOptions& o) {
   params.device = device_option(o.device);
   check_feature_options(o.features);
   const Scaling scaling = parse_scaling(o.features.scale);
-  if (o.dtype != "float32" && o.dtype != "float64")
-    throw InvalidArgument("--dtype must be float32 or float64 (got '" + o.dtype + "')");
   if (o.max_iter < 1) throw InvalidArgument("--max-iter must be at least 1");
   if (o.n_init < 0) throw InvalidArgument("--n-init must be at least 1");
   if (!(o.tol >= 0)) throw InvalidArgument("--tol must be >= 0");
@@ -283,7 +281,9 @@ void add_kmeans_command(CLI::App& app) {
   cmd->add_option("--k", opt->k, "Number of segments")->required();
   cmd->add_option("--out", opt->out_dir, "Output directory")->required();
   add_feature_flags(cmd, opt->features);
-  cmd->add_option("--init", opt->init, "k-means++ | k-means|| | random")->capture_default_str();
+  cmd->add_option("--init", opt->init, "k-means++ | k-means|| | random")
+      ->capture_default_str()
+      ->check(accepted_by(parse_kmeans_init));
   cmd->add_option("--init-centroids", opt->init_centroids,
                   "CSV of k initial centroids (header = features, input units)");
   cmd->add_option("--n-init", opt->n_init, "Restarts (0 = auto: 1, or 10 for random)")
@@ -292,8 +292,10 @@ void add_kmeans_command(CLI::App& app) {
   cmd->add_option("--tol", opt->tol, "Tolerance relative to the mean feature variance")
       ->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--dtype", opt->dtype, "float32 | float64")->capture_default_str();
-  cmd->add_option("--device", opt->device, "auto | cpu | cuda")->capture_default_str();
+  cmd->add_option("--dtype", opt->dtype, "float32 | float64")
+      ->capture_default_str()
+      ->check(accepted_by(check_dtype));
+  add_device_option(cmd, opt->device);
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_kmeans(*opt); });
 }

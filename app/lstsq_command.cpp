@@ -116,9 +116,7 @@ void add_lstsq_command(CLI::App& app) {
   cmd->add_option("--rcond", opt->rcond,
                   "Relative rank threshold on the QR diagonal (negative: eps * max(m, p))")
       ->capture_default_str();
-  cmd->add_option("--device", opt->device,
-                  "auto | cpu | cuda (auto: CUDA when compiled in and a device answers)")
-      ->capture_default_str();
+  add_device_option(cmd, opt->device);
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_lstsq(*opt); });
 }

@@ -23,7 +23,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are "errors" with exit code 0; every other is a usage error: one
+    // line in the same form as the other errors, and exit status 2 (README, "Input files").
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::string help = "segcore";
+    for (const CLI::App* sub : app.get_subcommands()) help += " " + sub->get_name();
+    std::cerr << "segcore: error: " << e.what() << " (see " << help << " --help)\n";
+    return 2;
   } catch (const segcore::Error& e) {
     segcore::app::finish_progress();
     std::cerr << "segcore: error: " << e.what() << "\n";

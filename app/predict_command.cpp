@@ -84,7 +84,7 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--out", opt->out, "Output CSV: id,segment,distance")->required();
   cmd->add_option("--id-column", opt->id_column,
                   "Column with the row id (default: the model's id column, if present)");
-  cmd->add_option("--device", opt->device, "auto | cpu | cuda")->capture_default_str();
+  add_device_option(cmd, opt->device);
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_predict(*opt); });
 }

@@ -249,9 +249,7 @@ void add_regress_command(CLI::App& app) {
   cmd->add_option("--ridge", opt->ridge, "Ridge penalty on the feature coefficients")
       ->capture_default_str();
   cmd->add_flag("--no-intercept", opt->no_intercept, "Fit without an intercept");
-  cmd->add_option("--device", opt->device,
-                  "auto | cpu | cuda: where the per-segment sums run (the solves run on the CPU)")
-      ->capture_default_str();
+  add_device_option(cmd, opt->device, "where the per-segment sums run (solves: CPU)");
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_regress(*opt); });
 }

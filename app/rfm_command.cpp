@@ -91,7 +91,8 @@ void add_rfm_command(CLI::App& app) {
                   "Reference date for recency and tenure (default: the day after the last date)");
   cmd->add_option("--date-format", opt->date_format,
                   "auto (per value: yyyy-mm-dd or m/d/yy) | iso | mdy | dmy")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(accepted_by(parse_date_format));
   cmd->callback([opt] { run_rfm(*opt); });
 }
 

@@ -185,8 +185,6 @@ void run_segment(const SegmentOptions& o) {
   if (o.k < 0) throw InvalidArgument("--k must be at least 1 (or 0 to choose it)");
   if (o.k_min < 2 || o.k_max < o.k_min)
     throw InvalidArgument("--k-min must be >= 2 and --k-max >= --k-min");
-  if (o.dtype != "float32" && o.dtype != "float64")
-    throw InvalidArgument("--dtype must be float32 or float64 (got '" + o.dtype + "')");
   KMeansParams params;
   params.init = parse_kmeans_init(o.init);
   params.n_init = o.n_init;
@@ -776,14 +774,17 @@ void add_segment_command(CLI::App& app) {
                   "Feature holding revenue (default: monetary)");
   cmd->add_option("--previous", opt->previous,
                   "Output directory of last month's run: warm start, stable numbers, migration");
-  cmd->add_option("--init", opt->init, "k-means++ | k-means|| | random")->capture_default_str();
+  cmd->add_option("--init", opt->init, "k-means++ | k-means|| | random")
+      ->capture_default_str()
+      ->check(accepted_by(parse_kmeans_init));
   cmd->add_option("--n-init", opt->n_init, "Restarts")->capture_default_str();
   cmd->add_option("--max-iter", opt->max_iter, "Maximum Lloyd iterations")->capture_default_str();
   cmd->add_option("--tol", opt->tol, "Tolerance")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--dtype", opt->dtype, "float32 | float64")->capture_default_str();
-  cmd->add_option("--device", opt->device, "auto | cpu | cuda (K-means and choosing k)")
-      ->capture_default_str();
+  cmd->add_option("--dtype", opt->dtype, "float32 | float64")
+      ->capture_default_str()
+      ->check(accepted_by(check_dtype));
+  add_device_option(cmd, opt->device, "K-means and choosing k");
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_segment(*opt); });
 }

@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 
+#include "commands.hpp"
 #include "segcore/backend.hpp"
 #include "segcore/device.hpp"
 #include "segcore/error.hpp"
@@ -44,6 +46,22 @@ Device device_option(const std::string& name) {
   const Device device = resolve_device(parse_device(name), &why);
   if (!why.empty()) notice(why);
   return device;
+}
+
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device, const std::string& what) {
+  return cmd
+      ->add_option("--device", device,
+                   "auto | cpu | cuda (auto: CUDA when compiled in and a device answers, else "
+                   "the CPU)" +
+                       (what.empty() ? std::string() : "; " + what))
+      ->capture_default_str()
+      ->check(accepted_by(parse_device));
+}
+
+int check_dtype(const std::string& name) {
+  if (name != "float32" && name != "float64")
+    throw InvalidArgument("--dtype must be float32 or float64 (got '" + name + "')");
+  return 0;
 }
 
 void require_device(Device device) {

@@ -16,13 +16,16 @@ struct TrendsOptions {
   std::string out;
   std::string period = "month";
   std::string date_format = "auto";
+  std::string device = "auto";
   TrendOptions trend;
 };
 
 void run_trends(TrendsOptions o) {
   o.trend.period = parse_trend_period(o.period);
   o.trend.date_format = parse_date_format(o.date_format);
-  if (o.trend.degree != 1 && o.trend.degree != 2) throw InvalidArgument("--degree must be 1 or 2");
+  // Before reading: --device cuda without a device is an error, auto says where it runs.
+  o.trend.device = device_option(o.device);
+  require_device(o.trend.device);
   Timer timer;
   const TrendTable t = customer_trends(o.input, o.trend);
   if (t.rows_dropped_no_customer > 0)
@@ -45,7 +48,8 @@ void run_trends(TrendsOptions o) {
                     {std::to_string(t.rows_read), std::to_string(t.customer_ids.size()),
                      std::to_string(growing), std::to_string(fading), std::to_string(single),
                      t.last_period}})
-            << "wrote " << o.out << " in " << fixed(timer.lap(), 2) << " s\n";
+            << "fits on " << t.backend << ", " << t.qr_problems << " by QR; wrote " << o.out
+            << " in " << fixed(timer.lap(), 2) << " s\n";
 }
 
 }  // namespace
@@ -68,10 +72,18 @@ void add_trends_command(CLI::App& app) {
   cmd->add_option("--price-column", opt->trend.price_column, "Unit price column")
       ->capture_default_str();
   cmd->add_option("--date-format", opt->date_format, "auto | iso | mdy | dmy")
-      ->capture_default_str();
-  cmd->add_option("--period", opt->period, "month | week")->capture_default_str();
+      ->capture_default_str()
+      ->check(accepted_by(parse_date_format));
+  cmd->add_option("--period", opt->period, "month | week")
+      ->capture_default_str()
+      ->check(accepted_by(parse_trend_period));
   cmd->add_option("--degree", opt->trend.degree, "1 (level, slope) or 2 (and curvature)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(accepted_by([](const std::string& v) {
+        if (v != "1" && v != "2") throw InvalidArgument("must be 1 or 2 (got " + v + ")");
+        return 0;
+      }));
+  add_device_option(cmd, opt->device, "where the per-customer fits are solved");
   cmd->add_option("--threads", opt->trend.threads, "CPU threads (0 = all)")->capture_default_str();
   cmd->callback([opt] { run_trends(*opt); });
 }

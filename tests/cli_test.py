@@ -38,12 +38,14 @@ def write(tmp, name, text):
     return path
 
 
-def expect_error(tmp, name, args, *needles, out_name="out"):
+def expect_error(tmp, name, args, *needles, out_name="out", code=1):
+    """A bad input: exit `code` (1: the data or files, 2: the command line), exactly one
+    'segcore: error:' line holding every needle, and no output or temporary file left."""
     out = os.path.join(tmp, out_name)
     r = run(*args, "--out", out) if "predict" not in args else run(*args)
     err = r.stderr.strip()
     lines = [l for l in err.splitlines() if l.startswith("segcore: error:")]
-    ok = r.returncode != 0 and len(lines) == 1 and all(n in lines[0] for n in needles)
+    ok = r.returncode == code and len(lines) == 1 and all(n in lines[0] for n in needles)
     check(name, ok, f"exit {r.returncode}, stderr {err!r}, wanted {needles}")
     check(name + " leaves no output", not os.path.exists(out), f"{out} exists")
     leftovers = [f for f in os.listdir(tmp) if ".tmp." in f]
@@ -176,9 +178,12 @@ def main():
                      ["kmeans", write(tmp, "l.csv", "a,b\n1,2\n-1,3\n"), "--k", "1", "--log1p", "a"],
                      "l.csv", "row 2", "'a'", "log1p")
         expect_error(tmp, "log1p of a non-feature", good + ["--log1p", "gender"], "gender")
-        expect_error(tmp, "unknown init", good + ["--init", "kmeans"], "unknown init")
-        expect_error(tmp, "unknown dtype", good + ["--dtype", "float16"], "float16")
-        expect_error(tmp, "unknown scale", good + ["--scale", "minmax"], "minmax")
+        expect_error(tmp, "unknown init", good + ["--init", "kmeans"], "unknown init", code=2)
+        expect_error(tmp, "unknown dtype", good + ["--dtype", "float16"], "float16", code=2)
+        expect_error(tmp, "unknown scale", good + ["--scale", "minmax"], "minmax", code=2)
+        expect_error(tmp, "unknown device", good + ["--device", "tpu"], "--device",
+                     "unknown device 'tpu'", code=2)
+        expect_error(tmp, "unknown flag", good + ["--kay", "3"], "--kay", code=2)
         expect_error(tmp, "cuda device", good + ["--device", "cuda"], "--device cpu")
         # an existing regular file in the way of the output directory
         blocker = write(tmp, "blocker", "x")
@@ -208,14 +213,31 @@ def main():
         expect_error(tmp, "trends: bad date", ["trends", tx], "tx.csv", "row 2", "InvoiceDate")
         expect_error(tmp, "trends: unknown column", ["trends", tx, "--amount-column", "spend"],
                      "tx.csv", "spend")
-        expect_error(tmp, "trends: degree 3", ["trends", retail, "--degree", "3"], "degree")
-        expect_error(tmp, "trends: unknown period", ["trends", retail, "--period", "day"], "day")
+        expect_error(tmp, "trends: degree 3", ["trends", retail, "--degree", "3"], "degree",
+                     code=2)
+        expect_error(tmp, "trends: unknown period", ["trends", retail, "--period", "day"], "day",
+                     code=2)
+        expect_error(tmp, "trends: unknown device", ["trends", retail, "--device", "tpu"],
+                     "unknown device 'tpu'", code=2)
+        # --device cpu: the fits run on the CPU and the summary says so; the same numbers as auto
+        # on a machine without a GPU (CI), and within rounding of the GPU's elsewhere.
+        trends_cpu = os.path.join(tmp, "trends_cpu.csv")
+        r = run("trends", retail, "--out", trends_cpu, "--device", "cpu")
+        check("trends --device cpu", r.returncode == 0 and "fits on cpu (" in r.stdout,
+              r.stdout + r.stderr)
         expect_error(tmp, "trends: missing file", ["trends", os.path.join(tmp, "none.csv")],
                      "none.csv")
         r = run("info")
         check("info", r.returncode == 0 and "CUDA" in r.stdout, r.stdout + r.stderr)
         r = run("kmeans", MALL)
-        check("usage error exits non-zero", r.returncode != 0 and "--k" in r.stderr, r.stderr)
+        check("usage error exits 2 with one line",
+              r.returncode == 2 and r.stderr.startswith("segcore: error: --k is required")
+              and len(r.stderr.splitlines()) == 1, f"exit {r.returncode}: {r.stderr!r}")
+        r = run("kmeans", "--help")
+        check("--help exits 0", r.returncode == 0 and "--device" in r.stdout and not r.stderr,
+              f"exit {r.returncode}: {r.stderr!r}")
+        r = run()
+        check("no subcommand is a usage error", r.returncode == 2, f"exit {r.returncode}")
 
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

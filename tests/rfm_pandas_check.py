@@ -58,26 +58,26 @@ def command_line_checks(segcore, data_dir, tmp):
         f.write("InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
                 "1,2,12/1/10 8:26,1.5,A\n"
                 "2,x2,12/1/10 8:26,1.5,B\n")
-    cases = [
-        ([bad, "--out", out], r"row 2 \(line 3\), column 'Quantity': not a number: 'x2'"),
+    cases = [  # (arguments, the message, the exit status: 1 bad data, 2 bad command line)
+        ([bad, "--out", out], r"row 2 \(line 3\), column 'Quantity': not a number: 'x2'", 1),
         ([sample, "--out", out, "--customer-column", "Cust"],
-         r"unknown customer column.*CustomerID"),
-        ([sample, "--out", out, "--as-of", "soon"], r"as-of date 'soon'"),
-        ([sample, "--out", out, "--date-format", "ymd"], r"date format must be"),
+         r"unknown customer column.*CustomerID", 1),
+        ([sample, "--out", out, "--as-of", "soon"], r"as-of date 'soon'", 1),
+        ([sample, "--out", out, "--date-format", "ymd"], r"date format must be", 2),
         ([sample, "--out", out, "--date-format", "iso"],
-         r"not a date: '12/1/10 8:26' \(expected format iso"),
-        ([os.path.join(tmp, "missing.csv"), "--out", out], r"cannot open"),
+         r"not a date: '12/1/10 8:26' \(expected format iso", 1),
+        ([os.path.join(tmp, "missing.csv"), "--out", out], r"cannot open", 1),
     ]
-    for args, pattern in cases:
+    for args, pattern, want in cases:
         r = run(segcore, *args)
-        check(r.returncode == 1, f"{args}: exit {r.returncode}, expected 1")
+        check(r.returncode == want, f"{args}: exit {r.returncode}, expected {want}")
         check(re.search(pattern, r.stderr) is not None,
               f"{args}: stderr {r.stderr!r} does not match {pattern!r}")
         check(not os.path.exists(out), f"{args}: output written on error")
         check(not any(n.startswith(".err.csv") for n in os.listdir(tmp)),
               f"{args}: temporary file left behind")
     r = run(segcore, sample, "--out", out, "--amount-column", "UnitPrice", "--price-column", "X")
-    check(r.returncode != 0, "--amount-column with --price-column accepted")
+    check(r.returncode == 2, f"--amount-column with --price-column: exit {r.returncode}, expected 2")
 
     # --amount-column and an explicit --as-of on a hand-made file.
     amounts = os.path.join(tmp, "amounts.csv")
