@@ -233,6 +233,20 @@ TEST(CudaBackend, EmptyClustersAreRelocatedAsOnTheCpu) {
   const auto gpu = kmeans_fit<double>(data.view(), nullptr, p, {init.data(), 6, 4});
   EXPECT_EQ(gpu.labels, cpu.labels);
   EXPECT_LE(rel(gpu.inertia, cpu.inertia), 1e-10);
+
+  // More than 16 empty clusters at once: the device picks the farthest points by a stable sort
+  // of all distances instead of 16 arg-max rounds; the same points as the CPU.
+  std::vector<double> many = pick_centroids(data, 40);
+  for (std::size_t j = 20; j < 40; ++j)
+    for (std::size_t f = 0; f < 4; ++f) many[j * 4 + f] = 1e6 + static_cast<double>(j);
+  p.k = 40;
+  p.device = Device::kCpu;
+  const auto cpu40 = kmeans_fit<double>(data.view(), nullptr, p, {many.data(), 40, 4});
+  p.device = Device::kCuda;
+  const auto gpu40 = kmeans_fit<double>(data.view(), nullptr, p, {many.data(), 40, 4});
+  EXPECT_EQ(gpu40.labels, cpu40.labels);
+  EXPECT_EQ(gpu40.n_iter, cpu40.n_iter);
+  EXPECT_LE(rel(gpu40.inertia, cpu40.inertia), 1e-10);
 }
 
 TEST(CudaBackend, SeedingPassesMatchCpu) {

@@ -9,12 +9,14 @@
 #include <thrust/iterator/counting_iterator.h>
 #include <thrust/sequence.h>
 #include <thrust/sort.h>
+#include <thrust/system_error.h>
 #include <thrust/transform_reduce.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,20 @@
 
 namespace segcore::cuda {
 namespace {
+
+/// Runs a Thrust algorithm with its exceptions turned into segcore errors, as every other CUDA
+/// status is: thrust::system_error (a CUDA call inside it failed) and a failed allocation of
+/// its temporary storage (std::bad_alloc) become CudaError naming `what`.
+template <typename F>
+auto thrust_checked(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const thrust::system_error& e) {
+    throw CudaError(std::string(what) + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw CudaError(std::string(what) + ": not enough GPU memory for Thrust's temporary storage");
+  }
+}
 
 // farthest(): a point's distance and index, the larger distance winning, ties to the lower index
 // (exact comparisons: the same answer in any reduction order).
@@ -149,7 +165,8 @@ class CudaBackend final : public KMeansBackend<T> {
     auto policy = thrust::cuda::par.on(stream_.get());
     const T* begin = x_.data();
     const T* end = begin + n_ * d_;
-    const T* at = thrust::find_if(policy, begin, end, NotFinite{});
+    const T* at = thrust_checked("thrust::find_if (non-finite values)",
+                                 [&] { return thrust::find_if(policy, begin, end, NotFinite{}); });
     return at == end ? -1 : static_cast<std::int64_t>(at - begin);
   }
 
@@ -253,19 +270,27 @@ class CudaBackend final : public KMeansBackend<T> {
     std::vector<std::int64_t> top(m);
     if (m <= 16) {
       for (std::size_t j = 0; j < m; ++j) {
-        const Far best = thrust::transform_reduce(
-            policy, thrust::counting_iterator<std::int64_t>(0),
-            thrust::counting_iterator<std::int64_t>(static_cast<std::int64_t>(n_)),
-            FarOf{scratch_.data()}, Far{-INFINITY, static_cast<std::int64_t>(n_)}, FarBetter{});
+        const Far best = thrust_checked("thrust::transform_reduce (farthest point)", [&] {
+          return thrust::transform_reduce(
+              policy, thrust::counting_iterator<std::int64_t>(0),
+              thrust::counting_iterator<std::int64_t>(static_cast<std::int64_t>(n_)),
+              FarOf{scratch_.data()}, Far{-INFINITY, static_cast<std::int64_t>(n_)}, FarBetter{});
+        });
         top[j] = best.index < static_cast<std::int64_t>(n_) ? best.index : 0;
         const double knocked_out = -INFINITY;
         copy_to_device(scratch_.data() + top[j], &knocked_out, 1);
       }
     } else {
+      // The index and the sort's temporary storage (about a second copy of keys and values).
+      require_device_memory(
+          n_ * (sizeof(std::int64_t) + 2 * (sizeof(double) + sizeof(std::int64_t))),
+          "the relocation of empty clusters (sorting the distances)");
       DeviceBuffer<std::int64_t> index(n_);
-      thrust::sequence(policy, index.data(), index.data() + n_);
-      thrust::stable_sort_by_key(policy, scratch_.data(), scratch_.data() + n_, index.data(),
-                                 thrust::greater<double>());
+      thrust_checked("thrust::stable_sort_by_key (farthest points)", [&] {
+        thrust::sequence(policy, index.data(), index.data() + n_);
+        thrust::stable_sort_by_key(policy, scratch_.data(), scratch_.data() + n_, index.data(),
+                                   thrust::greater<double>());
+      });
       download(top.data(), index.data(), m);
     }
     // Only the m chosen labels cross to the host (m is the number of empty clusters: small).
@@ -348,13 +373,17 @@ class CudaBackend final : public KMeansBackend<T> {
     oversample_flags<T>(view(), closest_.data(), scale, seed, flags.data(), stream_.get());
     auto policy = thrust::cuda::par.on(stream_.get());
     const auto chosen =
-        static_cast<std::size_t>(thrust::count(policy, flags.data(), flags.data() + n_, 1));
+        static_cast<std::size_t>(thrust_checked("thrust::count (k-means|| draws)", [&] {
+          return thrust::count(policy, flags.data(), flags.data() + n_, 1);
+        }));
     std::vector<std::int64_t> out(chosen);
     if (chosen == 0) return out;
     DeviceBuffer<std::int64_t> idx(chosen);
-    thrust::copy_if(policy, thrust::counting_iterator<std::int64_t>(0),
-                    thrust::counting_iterator<std::int64_t>(static_cast<std::int64_t>(n_)),
-                    flags.data(), idx.data(), IsSet{});
+    thrust_checked("thrust::copy_if (k-means|| draws)", [&] {
+      thrust::copy_if(policy, thrust::counting_iterator<std::int64_t>(0),
+                      thrust::counting_iterator<std::int64_t>(static_cast<std::int64_t>(n_)),
+                      flags.data(), idx.data(), IsSet{});
+    });
     download(out.data(), idx.data(), chosen);
     return out;
   }
@@ -411,8 +440,10 @@ class CudaBackend final : public KMeansBackend<T> {
   }
   void require_labels_below(std::size_t k, const char* message) {
     auto policy = thrust::cuda::par.on(stream_.get());
-    const auto bad = thrust::count_if(policy, labels_.data(), labels_.data() + n_,
-                                      OutOfRange{static_cast<std::int32_t>(k)});
+    const auto bad = thrust_checked("thrust::count_if (labels)", [&] {
+      return thrust::count_if(policy, labels_.data(), labels_.data() + n_,
+                              OutOfRange{static_cast<std::int32_t>(k)});
+    });
     if (bad > 0) throw InvalidArgument(message);
   }
 
