@@ -3,12 +3,15 @@
 // The fused Lloyd kernel reads each point once: the point goes to registers (d padded to DP),
 // its scores ||c_j||^2 - 2 x.c_j against every centroid (in shared memory when they fit) give
 // the label (strictly smaller wins: ties to the lowest index, the CPU's rule and summation
-// order), then the exact distance in double gives the inertia. For the update, the tile of 256
+// order), then the exact distance in double gives the inertia. For the update, where the
+// centroids and eight sets of k x (d + 1) sums fit in half a block's shared memory (d <= 64 and
+// k (d + 1) up to about 1700: the retail shapes), each warp owns a set and walks its 32 points
+// in index order, lane f adding feature f (lloyd_warp_sums_kernel); elsewhere the tile of 256
 // points is sorted by label with a stable block radix sort, and each (label run, feature) pair
 // is summed by one thread in sorted order into the block's own partial sums (shared memory when
-// they fit, else the block's slice of global memory). Blocks are persistent with a fixed set of
-// tiles each, and a second kernel adds the blocks' partials in block order: no atomics, the same
-// bits on every run.
+// they fit, else the block's slice of global memory; lloyd_kernel). Blocks are persistent with
+// a fixed set of tiles each, and a second kernel adds the blocks' partials in block order: no
+// atomics, the same bits on every run.
 #include <cub/block/block_radix_sort.cuh>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
@@ -268,6 +271,121 @@ __global__ void __launch_bounds__(kThreads)
   if (accumulate && shared_partials) {
     double* out = partials + static_cast<std::size_t>(blockIdx.x) * k * width;
     for (int e = threadIdx.x; e < k * width; e += kThreads) out[e] = acc[e];
+  }
+}
+
+/// Warps per block of the fused kernels.
+constexpr int kWarps = kThreads / 32;
+
+/// The fused Lloyd pass where the centroids and one set of k x (d + 1) sums per warp fit in
+/// shared memory (the shapes retail data has: d <= 64, k up to a few hundred). As lloyd_kernel,
+/// but every shared array is addressed from the kernel's own shared window (shared-memory loads
+/// in the centroid search, not generic ones), and no per-tile sort: each warp owns its sums, and
+/// after a tile's labels it walks its 32 points in index order, lane f adding feature f of each
+/// into the row of that point's label. An address of the warp's sums is only ever touched by
+/// one lane (lane f mod 32), so the lanes need no barrier between points, and the block needs
+/// none per tile. At the end the block adds its warps' sums in warp order into its slice of
+/// `partials`; lloyd_finalize adds the blocks in block order: a fixed order, the same bits on
+/// every run.
+template <typename T, int DP>
+__global__ void __launch_bounds__(kThreads)
+    lloyd_warp_sums_kernel(DataView<T> data, PackedCentroidsView<T> c,
+                           std::int32_t* __restrict__ labels, bool accumulate,
+                           double* __restrict__ partials, double* __restrict__ block_totals) {
+  static_assert(DP > 0, "the point is held in registers");
+  using Reduce = cub::BlockReduce<double, kThreads>;
+  __shared__ typename Reduce::TempStorage reduce;
+  __shared__ int s_label[kThreads];
+  __shared__ double s_weight[kThreads];
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+
+  const int d = data.d, k = c.k, width = d + 1;
+  const bool weighted = data.w != nullptr;
+  const int centroid_values = k * c.stride;
+  T* const cs = reinterpret_cast<T*>(smem_raw);
+  T* const cn = cs + centroid_values;
+  for (int e = threadIdx.x; e < centroid_values; e += kThreads) cs[e] = c.data[e];
+  for (int e = threadIdx.x; e < k; e += kThreads) cn[e] = c.norms[e];
+  const std::size_t centroid_bytes = (static_cast<std::size_t>(centroid_values) + k) * sizeof(T);
+  double* const sums =
+      reinterpret_cast<double*>(smem_raw + ((centroid_bytes + 15) & ~std::size_t{15}));
+  const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
+  const int per_warp = k * width;
+  double* const mine = sums + static_cast<std::size_t>(warp) * per_warp;
+  if (accumulate)
+    for (int e = threadIdx.x; e < kWarps * per_warp; e += kThreads) sums[e] = 0;
+  __syncthreads();
+
+  double inertia = 0, changed = 0;
+  const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
+  for (std::int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const std::int64_t base = tile * kThreads;
+    const std::int64_t i = base + threadIdx.x;
+    int label = k;
+    double w = 0;
+    if (i < data.n) {
+      T xr[DP];
+      load_row<T, DP>(data.x, i, d, xr);
+      label = nearest_label<T, DP>(xr, nullptr, d, cs, cn, k, c.stride);
+      w = weight_of(data, i);
+      inertia += w * exact_distance_reg<T, DP>(xr, nullptr,
+                                               cs + static_cast<std::size_t>(label) * c.stride, d);
+      changed += labels[i] != label ? 1.0 : 0.0;
+      labels[i] = label;
+    }
+    if (!accumulate) continue;
+    // The warp's points first .. first + count - 1, in index order (count is the same on every
+    // lane; the rows were just read, so they come from L1). Their labels and weights go through
+    // the warp's slice of shared memory (a broadcast read per point).
+    const std::int64_t first = base + 32 * warp;
+    const int count =
+        first >= data.n ? 0 : static_cast<int>(data.n - first < 32 ? data.n - first : 32);
+    s_label[threadIdx.x] = label;
+    if (weighted) s_weight[threadIdx.x] = w;
+    __syncwarp();
+    const int* const point_label = s_label + 32 * warp;
+    const double* const point_weight = s_weight + 32 * warp;
+    // Lane f's columns are f, f + 32, ...; column d is the weight (w x 1: exactly + w).
+    double* const column = mine + lane;
+    const T* row = data.x + (count > 0 ? first * d + lane : 0);
+    if (weighted) {
+      for (int q = 0; q < count; ++q, row += d) {
+        const double wq = point_weight[q];
+        double* const out = column + point_label[q] * width;
+#pragma unroll
+        for (int part = 0; part < (DP + 32) / 32; ++part)
+          if (lane + 32 * part <= d)
+            out[32 * part] =
+                fma(wq, lane + 32 * part < d ? static_cast<double>(row[32 * part]) : 1.0,
+                    out[32 * part]);
+      }
+    } else {
+      for (int q = 0; q < count; ++q, row += d) {
+        double* const out = column + point_label[q] * width;
+#pragma unroll
+        for (int part = 0; part < (DP + 32) / 32; ++part)
+          if (lane + 32 * part <= d)
+            out[32 * part] += lane + 32 * part < d ? static_cast<double>(row[32 * part]) : 1.0;
+      }
+    }
+    __syncwarp();  // every lane has read the labels before the next tile writes them
+  }
+
+  const double block_inertia = Reduce(reduce).Sum(inertia);
+  __syncthreads();
+  const double block_changed = Reduce(reduce).Sum(changed);
+  if (threadIdx.x == 0) {
+    block_totals[2 * blockIdx.x] = block_inertia;
+    block_totals[2 * blockIdx.x + 1] = block_changed;
+  }
+  if (!accumulate) return;
+  __syncthreads();  // every warp's last point is in its sums
+  double* const out = partials + static_cast<std::size_t>(blockIdx.x) * per_warp;
+  for (int e = threadIdx.x; e < per_warp; e += kThreads) {
+    double s = 0;
+#pragma unroll
+    for (int v = 0; v < kWarps; ++v) s += sums[static_cast<std::size_t>(v) * per_warp + e];
+    out[e] = s;
   }
 }
 
@@ -653,7 +771,25 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
         "cudaDeviceGetAttribute(MultiProcessorCount)");
   with_lloyd_dp(d, given_labels, [&](auto width) {
-    auto kernel = lloyd_kernel<T, decltype(width)::value>;
+    constexpr int DP = decltype(width)::value;
+    if constexpr (DP > 0 && DP <= 64) {
+      // The warp-sums kernel when the centroids and, when accumulating, eight sets of sums fit
+      // in half of what a block may have (so that at least two blocks share an SM).
+      auto warp_kernel = lloyd_warp_sums_kernel<T, DP>;
+      const std::size_t bytes =
+          (cbytes + 15) / 16 * 16 + (accumulate ? std::size_t{kWarps} * pbytes : 0);
+      if (bytes <= dynamic_shared_limit(warp_kernel, device) / 2) {
+        plan.warp_sums = true;
+        plan.shared_centroids = true;
+        plan.shared_partials = accumulate;
+        plan.shared_bytes = bytes;
+        allow_shared(warp_kernel, bytes);
+        check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, warp_kernel, kThreads, bytes),
+              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+        return;
+      }
+    }
+    auto kernel = lloyd_kernel<T, DP>;
     const std::size_t limit = dynamic_shared_limit(kernel, device);
     // Given labels, the centroids are read only for each row's own (exact) distance.
     plan.shared_centroids = !given_labels && cbytes <= limit / 2;
@@ -682,7 +818,19 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
   const int blocks = static_cast<int>(tiles < plan.blocks ? tiles : plan.blocks);
   const bool shared_centroids = plan.shared_centroids;
   with_lloyd_dp(data.d, plan.given_labels, [&](auto width) {
-    auto kernel = lloyd_kernel<T, decltype(width)::value>;
+    constexpr int DP = decltype(width)::value;
+    if constexpr (DP > 0 && DP <= 64) {
+      if (plan.warp_sums) {
+        auto kernel = lloyd_warp_sums_kernel<T, DP>;
+        allow_shared(kernel, plan.shared_bytes);
+        kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(data, c, labels, accumulate,
+                                                                partials, block_totals);
+        check_launch("lloyd_warp_sums_kernel");
+        return;
+      }
+    }
+    if (plan.warp_sums) throw InvalidArgument("lloyd_pass: a warp-sums plan for d > 64");
+    auto kernel = lloyd_kernel<T, DP>;
     allow_shared(kernel, plan.shared_bytes);
     kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(data, c, labels, accumulate,
                                                             shared_centroids, plan.shared_partials,

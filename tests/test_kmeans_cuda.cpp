@@ -149,6 +149,23 @@ TEST(CudaBackend, LloydPassMatchesCpuAcrossShapes) {
     }
 }
 
+// Which fused kernel the shapes above ran: the warp-sums kernel where the centroids and eight
+// sets of sums fit in half a block's shared memory, the sorted block sums elsewhere; both kinds
+// are among the shapes compared with the CPU.
+TEST(CudaBackend, FusedPassPicksWarpSumsWhereTheyFit) {
+  SKIP_WITHOUT_GPU();
+#if defined(SEGCORE_WITH_CUDA)
+  EXPECT_EQ(cuda::fused_sums_kind<float>(16, 32), "warp");  // the 100M x 16, k = 32
+  EXPECT_EQ(cuda::fused_sums_kind<double>(16, 32), "warp");
+  EXPECT_EQ(cuda::fused_sums_kind<float>(1, 3), "warp");
+  EXPECT_EQ(cuda::fused_sums_kind<float>(17, 33), "warp");
+  EXPECT_EQ(cuda::fused_sums_kind<float>(32, 100), "block-shared");  // 8 x 26 KiB: too much
+  EXPECT_EQ(cuda::fused_sums_kind<float>(130, 7), "block-shared");   // d > 64: not in registers
+  EXPECT_NE(cuda::fused_sums_kind<float>(64, 256), "warp");
+  EXPECT_NE(cuda::fused_sums_kind<float>(16, 4096), "warp");
+#endif
+}
+
 // The GEMM path (cuBLAS scores on tiles of rows, warp argmin, sorted label sums) against the CPU,
 // forced on small shapes and on one it is chosen for (d = 128, k = 1024): d not a multiple of
 // 4 or 32, n not a multiple of the tile or the block, k = 1, k = n, weights.

@@ -615,4 +615,14 @@ std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path) {
 template std::unique_ptr<KMeansBackend<float>> make_cuda_backend<float>(LloydPath);
 template std::unique_ptr<KMeansBackend<double>> make_cuda_backend<double>(LloydPath);
 
+template <typename T>
+std::string fused_sums_kind(int d, int k) {
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  const LloydPlan plan = plan_lloyd<T>(d, k, true, device, false);
+  return plan.warp_sums ? "warp" : plan.shared_partials ? "block-shared" : "block-global";
+}
+template std::string fused_sums_kind<float>(int, int);
+template std::string fused_sums_kind<double>(int, int);
+
 }  // namespace segcore::cuda

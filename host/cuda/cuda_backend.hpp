@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "segcore/backend.hpp"
 
@@ -18,5 +19,12 @@ enum class LloydPath { kAuto, kFused, kGemm };
 /// The backend on the current CUDA device; throws CudaError when no device answers.
 template <typename T>
 std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path = LloydPath::kAuto);
+
+/// Where the fused Lloyd pass keeps its per-centroid sums for d features and k centroids on the
+/// current device: "warp" (lloyd_warp_sums_kernel: one set per warp in shared memory, no sort),
+/// "block-shared" (one set per block in shared memory, tiles sorted by label) or "block-global"
+/// (the block's set in global memory). The plan depends on the shape and the device only.
+template <typename T>
+std::string fused_sums_kind(int d, int k);
 
 }  // namespace segcore::cuda
