@@ -4,9 +4,10 @@
 // its scores ||c_j||^2 - 2 x.c_j against every centroid (in shared memory when they fit) give
 // the label (strictly smaller wins: ties to the lowest index, the CPU's rule and summation
 // order), then the exact distance in double gives the inertia. For the update, where the
-// centroids and eight sets of k x (d + 1) sums fit in half a block's shared memory (d <= 64 and
-// k (d + 1) up to about 1700: the retail shapes), each warp owns a set and walks its 32 points
-// in index order, lane f adding feature f (lloyd_warp_sums_kernel); elsewhere the tile of 256
+// centroids and at least one set of k x (d + 1) sums per warp fit in half a block's shared
+// memory (d <= 64 and k (d + 1) up to about 1700: the retail shapes), each group of lanes of a
+// warp owns a set and walks its share of the warp's 32 points in index order, one lane per
+// feature (lloyd_warp_sums_kernel); elsewhere the tile of 256
 // points is sorted by label with a stable block radix sort, and each (label run, feature) pair
 // is summed by one thread in sorted order into the block's own partial sums (shared memory when
 // they fit, else the block's slice of global memory; lloyd_kernel). Blocks are persistent with
@@ -277,20 +278,29 @@ __global__ void __launch_bounds__(kThreads)
 /// Warps per block of the fused kernels.
 constexpr int kWarps = kThreads / 32;
 
-/// The fused Lloyd pass where the centroids and one set of k x (d + 1) sums per warp fit in
-/// shared memory (the shapes retail data has: d <= 64, k up to a few hundred). As lloyd_kernel,
-/// but every shared array is addressed from the kernel's own shared window (shared-memory loads
-/// in the centroid search, not generic ones), and no per-tile sort: each warp owns its sums, and
-/// after a tile's labels it walks its 32 points in index order, lane f adding feature f of each
-/// into the row of that point's label. An address of the warp's sums is only ever touched by
-/// one lane (lane f mod 32), so the lanes need no barrier between points, and the block needs
-/// none per tile. At the end the block adds its warps' sums in warp order into its slice of
-/// `partials`; lloyd_finalize adds the blocks in block order: a fixed order, the same bits on
-/// every run.
+/// The lanes that walk one point in lloyd_warp_sums_kernel: the smallest power of two >= d, at
+/// most 32 (past 32 features, each lane takes features f, f + 32, ...).
+__host__ __device__ constexpr int point_lanes(int d) {
+  int lanes = 1;
+  while (lanes < d && lanes < 32) lanes *= 2;
+  return lanes;
+}
+
+/// The fused Lloyd pass where the centroids and the sums fit in shared memory (the shapes retail
+/// data has: d <= 64, k up to a few hundred). As lloyd_kernel, but every shared array is
+/// addressed from the kernel's own shared window (shared-memory loads in the centroid search,
+/// not generic ones), and no per-tile sort. Each warp is cut into `groups` groups of L =
+/// point_lanes(d) lanes (groups <= 32 / L), and each group owns a set of k x (d + 1) sums: after
+/// a tile's labels, group g walks the warp's points g, g + groups, ... in index order, its lane
+/// s adding features s, s + L, ... of each into the row of that point's label, and its last
+/// lane also the weight (column d). An address of a set is only ever touched by one lane, so
+/// the lanes need no barrier between points and the block none per tile. At the end the block
+/// adds its sets in (warp, group) order into its slice of `partials`; lloyd_finalize adds the
+/// blocks in block order: a fixed order, the same bits on every run.
 template <typename T, int DP>
 __global__ void __launch_bounds__(kThreads)
     lloyd_warp_sums_kernel(DataView<T> data, PackedCentroidsView<T> c,
-                           std::int32_t* __restrict__ labels, bool accumulate,
+                           std::int32_t* __restrict__ labels, bool accumulate, int groups,
                            double* __restrict__ partials, double* __restrict__ block_totals) {
   static_assert(DP > 0, "the point is held in registers");
   using Reduce = cub::BlockReduce<double, kThreads>;
@@ -310,10 +320,15 @@ __global__ void __launch_bounds__(kThreads)
   double* const sums =
       reinterpret_cast<double*>(smem_raw + ((centroid_bytes + 15) & ~std::size_t{15}));
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
-  const int per_warp = k * width;
-  double* const mine = sums + static_cast<std::size_t>(warp) * per_warp;
+  const int lanes = point_lanes(d);
+  const int group = lane / lanes, sub = lane % lanes;
+  const bool walks = group < groups;  // lanes past the last group only take part in the labels
+  const int per_set = k * width;
+  const int sets = kWarps * groups;
+  double* const mine =
+      sums + static_cast<std::size_t>(warp * groups + (walks ? group : 0)) * per_set;
   if (accumulate)
-    for (int e = threadIdx.x; e < kWarps * per_warp; e += kThreads) sums[e] = 0;
+    for (int e = threadIdx.x; e < sets * per_set; e += kThreads) sums[e] = 0;
   __syncthreads();
 
   double inertia = 0, changed = 0;
@@ -334,38 +349,31 @@ __global__ void __launch_bounds__(kThreads)
       labels[i] = label;
     }
     if (!accumulate) continue;
-    // The warp's points first .. first + count - 1, in index order (count is the same on every
-    // lane; the rows were just read, so they come from L1). Their labels and weights go through
-    // the warp's slice of shared memory (a broadcast read per point).
+    // The warp's points first .. first + count - 1 (count is the same on every lane; the rows
+    // were just read, so they come from L1). Their labels and weights go through the warp's
+    // slice of shared memory (a broadcast read per point and group).
     const std::int64_t first = base + 32 * warp;
     const int count =
         first >= data.n ? 0 : static_cast<int>(data.n - first < 32 ? data.n - first : 32);
     s_label[threadIdx.x] = label;
     if (weighted) s_weight[threadIdx.x] = w;
     __syncwarp();
-    const int* const point_label = s_label + 32 * warp;
-    const double* const point_weight = s_weight + 32 * warp;
-    // Lane f's columns are f, f + 32, ...; column d is the weight (w x 1: exactly + w).
-    double* const column = mine + lane;
-    const T* row = data.x + (count > 0 ? first * d + lane : 0);
-    if (weighted) {
-      for (int q = 0; q < count; ++q, row += d) {
-        const double wq = point_weight[q];
+    if (walks) {
+      const int* const point_label = s_label + 32 * warp;
+      const double* const point_weight = s_weight + 32 * warp;
+      double* const column = mine + sub;
+      const bool last_lane = sub == lanes - 1;
+      const std::int64_t step = static_cast<std::int64_t>(groups) * d;
+      const T* row = data.x + (group < count ? (first + group) * d + sub : 0);
+#pragma unroll 4
+      for (int q = group; q < count; q += groups, row += step) {
+        const double wq = weighted ? point_weight[q] : 1.0;
         double* const out = column + point_label[q] * width;
 #pragma unroll
-        for (int part = 0; part < (DP + 32) / 32; ++part)
-          if (lane + 32 * part <= d)
-            out[32 * part] =
-                fma(wq, lane + 32 * part < d ? static_cast<double>(row[32 * part]) : 1.0,
-                    out[32 * part]);
-      }
-    } else {
-      for (int q = 0; q < count; ++q, row += d) {
-        double* const out = column + point_label[q] * width;
-#pragma unroll
-        for (int part = 0; part < (DP + 32) / 32; ++part)
-          if (lane + 32 * part <= d)
-            out[32 * part] += lane + 32 * part < d ? static_cast<double>(row[32 * part]) : 1.0;
+        for (int part = 0; part < (DP + 31) / 32; ++part)
+          if (sub + lanes * part < d)
+            out[lanes * part] = fma(wq, static_cast<double>(row[lanes * part]), out[lanes * part]);
+        if (last_lane) out[d - sub] += wq;
       }
     }
     __syncwarp();  // every lane has read the labels before the next tile writes them
@@ -379,12 +387,11 @@ __global__ void __launch_bounds__(kThreads)
     block_totals[2 * blockIdx.x + 1] = block_changed;
   }
   if (!accumulate) return;
-  __syncthreads();  // every warp's last point is in its sums
-  double* const out = partials + static_cast<std::size_t>(blockIdx.x) * per_warp;
-  for (int e = threadIdx.x; e < per_warp; e += kThreads) {
+  __syncthreads();  // every set has its last point
+  double* const out = partials + static_cast<std::size_t>(blockIdx.x) * per_set;
+  for (int e = threadIdx.x; e < per_set; e += kThreads) {
     double s = 0;
-#pragma unroll
-    for (int v = 0; v < kWarps; ++v) s += sums[static_cast<std::size_t>(v) * per_warp + e];
+    for (int v = 0; v < sets; ++v) s += sums[static_cast<std::size_t>(v) * per_set + e];
     out[e] = s;
   }
 }
@@ -775,11 +782,21 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
     if constexpr (DP > 0 && DP <= 64) {
       // The warp-sums kernel when the centroids and, when accumulating, eight sets of sums fit
       // in half of what a block may have (so that at least two blocks share an SM).
+      // As many groups of point_lanes(d) lanes per warp as there are in 32 whose sets of sums
+      // (with the centroids) fit in a third of what a block may have, so that three blocks
+      // share an SM; else one set per warp in up to half; else lloyd_kernel.
       auto warp_kernel = lloyd_warp_sums_kernel<T, DP>;
-      const std::size_t bytes =
-          (cbytes + 15) / 16 * 16 + (accumulate ? std::size_t{kWarps} * pbytes : 0);
-      if (bytes <= dynamic_shared_limit(warp_kernel, device) / 2) {
+      const std::size_t limit = dynamic_shared_limit(warp_kernel, device);
+      const auto bytes_for = [&](int groups) {
+        return (cbytes + 15) / 16 * 16 +
+               (accumulate ? std::size_t{kWarps} * static_cast<std::size_t>(groups) * pbytes : 0);
+      };
+      int groups = accumulate ? 32 / point_lanes(d) : 1;
+      while (groups > 1 && bytes_for(groups) > limit / 3) groups /= 2;
+      const std::size_t bytes = bytes_for(groups);
+      if (bytes <= limit / 2) {
         plan.warp_sums = true;
+        plan.groups = groups;
         plan.shared_centroids = true;
         plan.shared_partials = accumulate;
         plan.shared_bytes = bytes;
@@ -823,8 +840,8 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
       if (plan.warp_sums) {
         auto kernel = lloyd_warp_sums_kernel<T, DP>;
         allow_shared(kernel, plan.shared_bytes);
-        kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(data, c, labels, accumulate,
-                                                                partials, block_totals);
+        kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(
+            data, c, labels, accumulate, plan.groups, partials, block_totals);
         check_launch("lloyd_warp_sums_kernel");
         return;
       }

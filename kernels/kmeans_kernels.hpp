@@ -44,7 +44,8 @@ struct LloydPlan {
   bool accumulate = false;        ///< the pass sums the points per label (lloyd_pass checks it)
   bool shared_centroids = false;  ///< centroids staged in shared memory (else read from global)
   bool shared_partials = false;   ///< per-block sums held in shared memory (else in `partials`)
-  bool warp_sums = false;         ///< lloyd_warp_sums_kernel (one set of sums per warp, no sort)
+  bool warp_sums = false;  ///< lloyd_warp_sums_kernel (sets of sums per group of lanes, no sort)
+  int groups = 1;          ///< with warp_sums: groups of lanes (and sets of sums) per warp
   std::size_t shared_bytes = 0;
   std::size_t partial_doubles = 0;  ///< blocks * k * (d + 1): the caller's `partials` size
 };

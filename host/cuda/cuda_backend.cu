@@ -620,7 +620,8 @@ std::string fused_sums_kind(int d, int k) {
   int device = 0;
   check(cudaGetDevice(&device), "cudaGetDevice");
   const LloydPlan plan = plan_lloyd<T>(d, k, true, device, false);
-  return plan.warp_sums ? "warp" : plan.shared_partials ? "block-shared" : "block-global";
+  if (plan.warp_sums) return "warp/" + std::to_string(plan.groups);
+  return plan.shared_partials ? "block-shared" : "block-global";
 }
 template std::string fused_sums_kind<float>(int, int);
 template std::string fused_sums_kind<double>(int, int);

@@ -21,7 +21,8 @@ template <typename T>
 std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path = LloydPath::kAuto);
 
 /// Where the fused Lloyd pass keeps its per-centroid sums for d features and k centroids on the
-/// current device: "warp" (lloyd_warp_sums_kernel: one set per warp in shared memory, no sort),
+/// current device: "warp/G" (lloyd_warp_sums_kernel: G groups of lanes per warp, each with its
+/// own set of sums in shared memory, no sort),
 /// "block-shared" (one set per block in shared memory, tiles sorted by label) or "block-global"
 /// (the block's set in global memory). The plan depends on the shape and the device only.
 template <typename T>
