@@ -4,8 +4,8 @@
 // its scores ||c_j||^2 - 2 x.c_j against every centroid (in shared memory when they fit) give
 // the label (strictly smaller wins: ties to the lowest index, the CPU's rule and summation
 // order), then the exact distance in double gives the inertia. For the update, where the
-// centroids and at least one set of k x (d + 1) sums per warp fit in half a block's shared
-// memory (d <= 64 and k (d + 1) up to about 1700: the retail shapes), each group of lanes of a
+// centroids and at least one set of k x (d + 1) sums per warp fit in a third of a block's shared
+// memory (d <= 64 and k (d + 1) up to about 1100: the retail shapes), each group of lanes of a
 // warp owns a set and walks its share of the warp's 32 points in index order, one lane per
 // feature (lloyd_warp_sums_kernel); elsewhere the tile of 256
 // points is sorted by label with a stable block radix sort, and each (label run, feature) pair
@@ -355,20 +355,21 @@ __global__ void __launch_bounds__(kThreads)
     const std::int64_t first = base + 32 * warp;
     const int count =
         first >= data.n ? 0 : static_cast<int>(data.n - first < 32 ? data.n - first : 32);
-    s_label[threadIdx.x] = label;
+    // The labels as byte offsets of their rows in a set of sums.
+    s_label[threadIdx.x] = label * width * static_cast<int>(sizeof(double));
     if (weighted) s_weight[threadIdx.x] = w;
     __syncwarp();
     if (walks) {
-      const int* const point_label = s_label + 32 * warp;
+      const int* const point_offset = s_label + 32 * warp;
       const double* const point_weight = s_weight + 32 * warp;
-      double* const column = mine + sub;
+      unsigned char* const column = reinterpret_cast<unsigned char*>(mine + sub);
       const bool last_lane = sub == lanes - 1;
       const std::int64_t step = static_cast<std::int64_t>(groups) * d;
       const T* row = data.x + (group < count ? (first + group) * d + sub : 0);
 #pragma unroll 4
       for (int q = group; q < count; q += groups, row += step) {
         const double wq = weighted ? point_weight[q] : 1.0;
-        double* const out = column + point_label[q] * width;
+        double* const out = reinterpret_cast<double*>(column + point_offset[q]);
 #pragma unroll
         for (int part = 0; part < (DP + 31) / 32; ++part)
           if (sub + lanes * part < d)
@@ -783,8 +784,10 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
       // The warp-sums kernel when the centroids and, when accumulating, eight sets of sums fit
       // in half of what a block may have (so that at least two blocks share an SM).
       // As many groups of point_lanes(d) lanes per warp as there are in 32 whose sets of sums
-      // (with the centroids) fit in a third of what a block may have, so that three blocks
-      // share an SM; else one set per warp in up to half; else lloyd_kernel.
+      // (with the centroids) fit in a third of what one block may have: on an H100 or H200
+      // (227 KiB per block, 228 KiB per SM) about 75 KB, so that three blocks (24 warps) share
+      // an SM. Shapes that need more, even with one set per warp, use lloyd_kernel, whose one
+      // set per block takes an eighth of the memory.
       auto warp_kernel = lloyd_warp_sums_kernel<T, DP>;
       const std::size_t limit = dynamic_shared_limit(warp_kernel, device);
       const auto bytes_for = [&](int groups) {
@@ -794,7 +797,7 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
       int groups = accumulate ? 32 / point_lanes(d) : 1;
       while (groups > 1 && bytes_for(groups) > limit / 3) groups /= 2;
       const std::size_t bytes = bytes_for(groups);
-      if (bytes <= limit / 2) {
+      if (bytes <= limit / 3) {
         plan.warp_sums = true;
         plan.groups = groups;
         plan.shared_centroids = true;

@@ -150,9 +150,9 @@ TEST(CudaBackend, LloydPassMatchesCpuAcrossShapes) {
 }
 
 // Which fused kernel the shapes above ran: the warp-sums kernel where the centroids and the
-// sets of sums fit (as many groups of lanes per warp, each with its own set, as fit in a third
-// of a block's shared memory: 32, 8, 4, 2 and 1 group among the shapes above), the sorted block
-// sums elsewhere; both kinds are compared with the CPU above.
+// sets of sums fit in a third of a block's shared memory (as many groups of lanes per warp,
+// each with its own set, as fit: 32, 8, 4, 2 and 1 group among the shapes above), the sorted
+// block sums elsewhere; both kinds are compared with the CPU above.
 TEST(CudaBackend, FusedPassPicksWarpSumsWhereTheyFit) {
   SKIP_WITHOUT_GPU();
 #if defined(SEGCORE_WITH_CUDA)
@@ -161,9 +161,10 @@ TEST(CudaBackend, FusedPassPicksWarpSumsWhereTheyFit) {
   EXPECT_EQ(cuda::fused_sums_kind<float>(1, 3), "warp/32");
   EXPECT_EQ(cuda::fused_sums_kind<float>(3, 5), "warp/8");
   EXPECT_EQ(cuda::fused_sums_kind<float>(8, 1), "warp/4");
-  EXPECT_EQ(cuda::fused_sums_kind<float>(5, 64), "warp/2");   // 4 sets of 64 x 6 are too many
-  EXPECT_EQ(cuda::fused_sums_kind<float>(17, 33), "warp/1");  // 32 lanes per point
-  EXPECT_EQ(cuda::fused_sums_kind<float>(4, 256), "warp/1");
+  EXPECT_EQ(cuda::fused_sums_kind<float>(5, 64), "warp/2");         // 4 sets of 64 x 6 are too many
+  EXPECT_EQ(cuda::fused_sums_kind<float>(17, 33), "warp/1");        // 32 lanes per point
+  EXPECT_EQ(cuda::fused_sums_kind<float>(6, 100), "warp/1");        // 2 sets of 100 x 7: too many
+  EXPECT_EQ(cuda::fused_sums_kind<float>(4, 256), "block-shared");  // 8 x 10 KiB: over a third
   EXPECT_EQ(cuda::fused_sums_kind<float>(32, 100), "block-shared");  // 8 x 26 KiB: too much
   EXPECT_EQ(cuda::fused_sums_kind<float>(130, 7), "block-shared");   // d > 64: not in registers
   EXPECT_EQ(cuda::fused_sums_kind<float>(64, 256).rfind("block-", 0), 0u);
