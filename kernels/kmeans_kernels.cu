@@ -726,15 +726,21 @@ void with_dp(int d, Fn&& fn) {
     fn(Width<0>{});
 }
 
-/// Raises the kernel's dynamic shared-memory limit to `bytes`. Needed past 48 KiB minus the
-/// kernel's static shared memory (not past 48 KiB: lloyd_kernel's static part is ~14 KiB), so
-/// it is set for any non-zero request.
+/// Lets `kernel` take `bytes` of dynamic shared memory: raises its limit (needed past 48 KiB
+/// minus its static shared memory, so set for any non-zero request) to the most it may have on
+/// `device`, the same value on every call, so that two host threads launching the same kernel
+/// with different sizes never lower each other's limit between the setting and the launch (the
+/// blocks per SM follow the bytes launched, not the limit).
 template <typename Kernel>
-void allow_shared(Kernel kernel, std::size_t bytes) {
-  if (bytes > 0)
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(bytes)),
-          "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+void allow_shared(Kernel kernel, std::size_t bytes, int device) {
+  if (bytes == 0) return;
+  const std::size_t limit = dynamic_shared_limit(kernel, device);
+  if (bytes > limit)
+    throw CudaError("a kernel asks for " + std::to_string(bytes) +
+                    " bytes of shared memory; the device allows " + std::to_string(limit));
+  check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(limit)),
+        "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
 }
 
 int current_device() {
@@ -803,7 +809,7 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
         plan.shared_centroids = true;
         plan.shared_partials = accumulate;
         plan.shared_bytes = bytes;
-        allow_shared(warp_kernel, bytes);
+        allow_shared(warp_kernel, bytes, device);
         check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, warp_kernel, kThreads, bytes),
               "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
         return;
@@ -817,7 +823,7 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
     plan.shared_partials = accumulate && bytes + pbytes <= limit;
     if (plan.shared_partials) bytes += pbytes;
     plan.shared_bytes = bytes;
-    allow_shared(kernel, bytes);
+    allow_shared(kernel, bytes, device);
     check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, bytes),
           "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   });
@@ -837,12 +843,13 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
   // Fewer blocks than the plan when there are fewer tiles; the plan's count otherwise (fixed).
   const int blocks = static_cast<int>(tiles < plan.blocks ? tiles : plan.blocks);
   const bool shared_centroids = plan.shared_centroids;
+  const int device = current_device();
   with_lloyd_dp(data.d, plan.given_labels, [&](auto width) {
     constexpr int DP = decltype(width)::value;
     if constexpr (DP > 0 && DP <= 64) {
       if (plan.warp_sums) {
         auto kernel = lloyd_warp_sums_kernel<T, DP>;
-        allow_shared(kernel, plan.shared_bytes);
+        allow_shared(kernel, plan.shared_bytes, device);
         kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(
             data, c, labels, accumulate, plan.groups, partials, block_totals);
         check_launch("lloyd_warp_sums_kernel");
@@ -851,7 +858,7 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
     }
     if (plan.warp_sums) throw InvalidArgument("lloyd_pass: a warp-sums plan for d > 64");
     auto kernel = lloyd_kernel<T, DP>;
-    allow_shared(kernel, plan.shared_bytes);
+    allow_shared(kernel, plan.shared_bytes, device);
     kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(data, c, labels, accumulate,
                                                             shared_centroids, plan.shared_partials,
                                                             partials, block_totals, given);
@@ -875,7 +882,7 @@ void launch_nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, st
     auto kernel = nearest_kernel<T, decltype(width)::value>;
     const bool shared = cbytes <= dynamic_shared_limit(kernel, device) && cbytes <= 96 * 1024;
     const std::size_t bytes = shared ? cbytes : 0;
-    allow_shared(kernel, bytes);
+    allow_shared(kernel, bytes, device);
     kernel<<<kReduceBlocks, kThreads, bytes, stream>>>(data, c, shared, labels, dist_sq, closest,
                                                        update, reset);
     check_launch("nearest_kernel");
