@@ -58,8 +58,11 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
                                              int k, int stride) {
   int best_j = 0;
   T best = infinity<T>();
-  for (int j = 0; j < k; ++j) {
-    const T* c = cs + static_cast<std::size_t>(j) * stride;
+  // With the point in registers the row stride is DP (padded_width(d) == DP up to 128): known
+  // to the compiler, so the unrolled loop addresses centroids by immediate offsets.
+  const int row_stride = DP > 0 ? DP : stride;
+  const auto dot = [&](int j) {
+    const T* c = cs + j * row_stride;
     T acc = 0;
     if constexpr (DP > 0 && std::is_same_v<T, float>) {
       // 16-byte loads (rows are padded to a multiple of 4 and 16-byte aligned): a quarter of
@@ -79,12 +82,31 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
     } else {
       for (int f = 0; f < d; ++f) acc = fma(xrow[f], c[f], acc);
     }
-    const T val = cn[j] - (acc + acc);
+    return acc;
+  };
+  // cn - 2 acc in one rounding: the CPU's cn - (acc + acc) bit for bit, since doubling is exact
+  // (short of overflow near the largest float), and one instruction fewer. Strictly smaller
+  // wins, in index order: ties go to the lowest index.
+  const auto consider = [&](int j, T norm) {
+    const T val = fma(T(-2), dot(j), norm);
     if (val < best) {
       best = val;
       best_j = j;
     }
+  };
+  int j = 0;
+  if constexpr (DP > 0 && std::is_same_v<T, float>) {
+    // Four norms per 16-byte load (the norms follow k x DP floats, or start a device buffer,
+    // so cn + 4i is 16-byte aligned).
+    for (; j + 4 <= k; j += 4) {
+      const float4 n = *reinterpret_cast<const float4*>(cn + j);
+      consider(j, n.x);
+      consider(j + 1, n.y);
+      consider(j + 2, n.z);
+      consider(j + 3, n.w);
+    }
   }
+  for (; j < k; ++j) consider(j, cn[j]);
   return best_j;
 }
 
@@ -839,6 +861,8 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
                 double* out, cudaStream_t stream, const std::int32_t* given) {
   if ((given != nullptr) != plan.given_labels || accumulate != plan.accumulate)
     throw InvalidArgument("lloyd_pass: the arguments and the plan disagree");
+  if (c.stride != padded_width(data.d))
+    throw InvalidArgument("lloyd_pass: centroids not packed with padded_width(d)");
   const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
   // Fewer blocks than the plan when there are fewer tiles; the plan's count otherwise (fixed).
   const int blocks = static_cast<int>(tiles < plan.blocks ? tiles : plan.blocks);
@@ -876,6 +900,8 @@ template <typename T>
 void launch_nearest(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
                     double* dist_sq, double* closest, bool update, bool reset,
                     cudaStream_t stream) {
+  if (c.stride != padded_width(data.d))
+    throw InvalidArgument("nearest: centroids not packed with padded_width(d)");
   const int device = current_device();
   const std::size_t cbytes = centroid_shared_bytes<T>(c.k, c.stride);
   with_dp(data.d, [&](auto width) {
