@@ -110,6 +110,57 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
   return best_j;
 }
 
+/// Whether lloyd_warp_sums_kernel searches two points per thread: float rows of up to 16
+/// values (two of them in registers leave room for three blocks per SM).
+template <typename T, int DP>
+constexpr bool kPairedSearch = std::is_same_v<T, float>&& DP > 0 && DP <= 16;
+
+/// nearest_label for two rows at once (float, DP <= 16, centroid rows DP apart): the same FMAs
+/// in the same order for each row, each centroid value loaded once for both.
+template <int DP>
+__device__ __forceinline__ void nearest_label_pair(const float (&xa)[DP], const float (&xb)[DP],
+                                                   const float* __restrict__ cs,
+                                                   const float* __restrict__ cn, int k, int& la,
+                                                   int& lb) {
+  float best_a = infinity<float>(), best_b = infinity<float>();
+  la = 0;
+  lb = 0;
+  const auto consider = [&](int j, float norm) {
+    const float4* c4 = reinterpret_cast<const float4*>(cs + j * DP);
+    float acc_a = 0, acc_b = 0;
+#pragma unroll
+    for (int q = 0; q < DP / 4; ++q) {
+      const float4 v = c4[q];
+      acc_a = fma(xa[4 * q], v.x, acc_a);
+      acc_b = fma(xb[4 * q], v.x, acc_b);
+      acc_a = fma(xa[4 * q + 1], v.y, acc_a);
+      acc_b = fma(xb[4 * q + 1], v.y, acc_b);
+      acc_a = fma(xa[4 * q + 2], v.z, acc_a);
+      acc_b = fma(xb[4 * q + 2], v.z, acc_b);
+      acc_a = fma(xa[4 * q + 3], v.w, acc_a);
+      acc_b = fma(xb[4 * q + 3], v.w, acc_b);
+    }
+    const float va = fma(-2.0f, acc_a, norm), vb = fma(-2.0f, acc_b, norm);
+    if (va < best_a) {
+      best_a = va;
+      la = j;
+    }
+    if (vb < best_b) {
+      best_b = vb;
+      lb = j;
+    }
+  };
+  int j = 0;
+  for (; j + 4 <= k; j += 4) {
+    const float4 n = *reinterpret_cast<const float4*>(cn + j);
+    consider(j, n.x);
+    consider(j + 1, n.y);
+    consider(j + 2, n.z);
+    consider(j + 3, n.w);
+  }
+  for (; j < k; ++j) consider(j, cn[j]);
+}
+
 /// ||x - c||^2 in double with four interleaved partial sums, in the CPU's order (nvcc may fuse
 /// a multiply and an add, so the last bits can differ from the CPU's).
 template <typename T>
@@ -318,7 +369,9 @@ __host__ __device__ constexpr int point_lanes(int d) {
 /// lane also the weight (column d). An address of a set is only ever touched by one lane, so
 /// the lanes need no barrier between points and the block none per tile. At the end the block
 /// adds its sets in (warp, group) order into its slice of `partials`; lloyd_finalize adds the
-/// blocks in block order: a fixed order, the same bits on every run.
+/// blocks in block order: a fixed order, the same bits on every run. For float rows of up to 16
+/// values (kPairedSearch) a block takes two adjacent tiles at a time, each thread searching a
+/// point of each (nearest_label_pair), then walks the first tile and the second.
 template <typename T, int DP>
 __global__ void __launch_bounds__(kThreads)
     lloyd_warp_sums_kernel(DataView<T> data, PackedCentroidsView<T> c,
@@ -354,23 +407,19 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
 
   double inertia = 0, changed = 0;
-  const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
-  for (std::int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    const std::int64_t base = tile * kThreads;
-    const std::int64_t i = base + threadIdx.x;
-    int label = k;
-    double w = 0;
-    if (i < data.n) {
-      T xr[DP];
-      load_row<T, DP>(data.x, i, d, xr);
-      label = nearest_label<T, DP>(xr, nullptr, d, cs, cn, k, c.stride);
-      w = weight_of(data, i);
-      inertia += w * exact_distance_reg<T, DP>(xr, nullptr,
-                                               cs + static_cast<std::size_t>(label) * c.stride, d);
-      changed += labels[i] != label ? 1.0 : 0.0;
-      labels[i] = label;
-    }
-    if (!accumulate) continue;
+  // After its label: a point's exact distance, the change count and the stored label; returns
+  // its weight (0 past n).
+  const auto settle = [&](std::int64_t i, const T(&xr)[DP], int label) {
+    if (i >= data.n) return 0.0;
+    const double w = weight_of(data, i);
+    inertia += w * exact_distance_reg<T, DP>(xr, nullptr,
+                                             cs + static_cast<std::size_t>(label) * c.stride, d);
+    changed += labels[i] != label ? 1.0 : 0.0;
+    labels[i] = label;
+    return w;
+  };
+  // The sums of the tile starting at `base`, each lane holding its point's label and weight.
+  const auto walk_tile = [&](std::int64_t base, int label, double w) {
     // The warp's points first .. first + count - 1 (count is the same on every lane; the rows
     // were just read, so they come from L1). Their labels and weights go through the warp's
     // slice of shared memory (a broadcast read per point and group).
@@ -400,6 +449,44 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     __syncwarp();  // every lane has read the labels before the next tile writes them
+  };
+
+  const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
+  if constexpr (kPairedSearch<T, DP>) {
+    // Two adjacent tiles at a time, a point of each per thread: every centroid value loaded from
+    // shared memory serves two points. Tiles 2p and 2p + 1 go to block p mod gridDim.x.
+    for (std::int64_t pair = blockIdx.x; 2 * pair < tiles; pair += gridDim.x) {
+      const std::int64_t base = 2 * pair * kThreads;
+      const std::int64_t ia = base + threadIdx.x, ib = ia + kThreads;
+      T xa[DP], xb[DP];
+      int la = k, lb = k;
+      if (ib < data.n) {
+        load_row<T, DP>(data.x, ia, d, xa);
+        load_row<T, DP>(data.x, ib, d, xb);
+        nearest_label_pair<DP>(xa, xb, cs, cn, k, la, lb);
+      } else if (ia < data.n) {
+        load_row<T, DP>(data.x, ia, d, xa);
+        la = nearest_label<T, DP>(xa, nullptr, d, cs, cn, k, c.stride);
+      }
+      const double wa = settle(ia, xa, la), wb = settle(ib, xb, lb);
+      if (!accumulate) continue;
+      walk_tile(base, la, wa);
+      walk_tile(base + kThreads, lb, wb);
+    }
+  } else {
+    for (std::int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      const std::int64_t base = tile * kThreads;
+      const std::int64_t i = base + threadIdx.x;
+      T xr[DP];
+      int label = k;
+      if (i < data.n) {
+        load_row<T, DP>(data.x, i, d, xr);
+        label = nearest_label<T, DP>(xr, nullptr, d, cs, cn, k, c.stride);
+      }
+      const double w = settle(i, xr, label);
+      if (!accumulate) continue;
+      walk_tile(base, label, w);
+    }
   }
 
   const double block_inertia = Reduce(reduce).Sum(inertia);
