@@ -49,6 +49,25 @@ __device__ __forceinline__ void load_row(const T* __restrict__ x, std::int64_t i
   for (int f = 0; f < DP; ++f) xr[f] = f < d ? row[f] : T(0);
 }
 
+/// Calls consider(j, cn[j]) for j = 0, 1, ..., k - 1 in order; for float, four norms per 16-byte
+/// load (packed norms follow k rows of a multiple of 4 floats, or start a device buffer, so
+/// cn + 4i is 16-byte aligned).
+template <typename T, typename Consider>
+__device__ __forceinline__ void for_each_norm(const T* __restrict__ cn, int k,
+                                              Consider&& consider) {
+  int j = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    for (; j + 4 <= k; j += 4) {
+      const float4 n = *reinterpret_cast<const float4*>(cn + j);
+      consider(j, n.x);
+      consider(j + 1, n.y);
+      consider(j + 2, n.z);
+      consider(j + 3, n.w);
+    }
+  }
+  for (; j < k; ++j) consider(j, cn[j]);
+}
+
 /// Label of the row: argmin_j ||c_j||^2 - 2 x.c_j, the dot accumulated in T from f = 0 up (the
 /// CPU's order; padded zeros add exactly nothing). DP == 0: d is large, x read from memory.
 template <typename T, int DP>
@@ -94,19 +113,7 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
       best_j = j;
     }
   };
-  int j = 0;
-  if constexpr (DP > 0 && std::is_same_v<T, float>) {
-    // Four norms per 16-byte load (the norms follow k x DP floats, or start a device buffer,
-    // so cn + 4i is 16-byte aligned).
-    for (; j + 4 <= k; j += 4) {
-      const float4 n = *reinterpret_cast<const float4*>(cn + j);
-      consider(j, n.x);
-      consider(j + 1, n.y);
-      consider(j + 2, n.z);
-      consider(j + 3, n.w);
-    }
-  }
-  for (; j < k; ++j) consider(j, cn[j]);
+  for_each_norm(cn, k, consider);
   return best_j;
 }
 
@@ -150,15 +157,7 @@ __device__ __forceinline__ void nearest_label_pair(const float (&xa)[DP], const 
       lb = j;
     }
   };
-  int j = 0;
-  for (; j + 4 <= k; j += 4) {
-    const float4 n = *reinterpret_cast<const float4*>(cn + j);
-    consider(j, n.x);
-    consider(j + 1, n.y);
-    consider(j + 2, n.z);
-    consider(j + 3, n.w);
-  }
-  for (; j < k; ++j) consider(j, cn[j]);
+  for_each_norm(cn, k, consider);
 }
 
 /// ||x - c||^2 in double with four interleaved partial sums, in the CPU's order (nvcc may fuse
