@@ -4,15 +4,14 @@
 // its scores ||c_j||^2 - 2 x.c_j against every centroid (in shared memory when they fit) give
 // the label (strictly smaller wins: ties to the lowest index, the CPU's rule and summation
 // order), then the exact distance in double gives the inertia. For the update, where the
-// centroids and at least one set of k x (d + 1) sums per warp fit in a third of a block's shared
-// memory (d <= 64 and k (d + 1) up to about 1100: the retail shapes), each group of lanes of a
-// warp owns a set and walks its share of the warp's 32 points in index order, one lane per
-// feature (lloyd_warp_sums_kernel); elsewhere the tile of 256
-// points is sorted by label with a stable block radix sort, and each (label run, feature) pair
-// is summed by one thread in sorted order into the block's own partial sums (shared memory when
-// they fit, else the block's slice of global memory; lloyd_kernel). Blocks are persistent with
-// a fixed set of tiles each, and a second kernel adds the blocks' partials in block order: no
-// atomics, the same bits on every run.
+// centroids and at least one set of k x (d + 1) sums per warp leave two blocks per SM (d <= 64
+// and k (d + 1) up to about 1700: the retail shapes), each group of lanes of a warp owns a set
+// and walks its share of the warp's 32 points in index order, one lane per feature
+// (lloyd_warp_sums_kernel); elsewhere the tile of 256 points is sorted by label with a stable block
+// radix sort, and each (label run, feature) pair is summed by one thread in sorted order into the
+// block's own partial sums (shared memory when they fit, else the block's slice of global memory;
+// lloyd_kernel). Blocks are persistent with a fixed set of tiles each, and a second kernel adds the
+// blocks' partials in block order: no atomics, the same bits on every run.
 #include <cub/block/block_radix_sort.cuh>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
@@ -79,9 +78,8 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
   T best = infinity<T>();
   // With the point in registers the row stride is DP (padded_width(d) == DP up to 128): known
   // to the compiler, so the unrolled loop addresses centroids by immediate offsets.
-  const int row_stride = DP > 0 ? DP : stride;
   const auto dot = [&](int j) {
-    const T* c = cs + j * row_stride;
+    const T* c = DP > 0 ? cs + j * DP : cs + static_cast<std::size_t>(j) * stride;
     T acc = 0;
     if constexpr (DP > 0 && std::is_same_v<T, float>) {
       // 16-byte loads (rows are padded to a multiple of 4 and 16-byte aligned): a quarter of
@@ -121,6 +119,11 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
 /// values (two of them in registers leave room for three blocks per SM).
 template <typename T, int DP>
 constexpr bool kPairedSearch = std::is_same_v<T, float>&& DP > 0 && DP <= 16;
+/// The same, from the host: float data with d <= 16 (DP = padded_width(d) <= 16).
+template <typename T>
+bool paired_search(int d) {
+  return std::is_same_v<T, float> && d >= 1 && d <= 16;
+}
 
 /// nearest_label for two rows at once (float, DP <= 16, centroid rows DP apart): the same FMAs
 /// in the same order for each row, each centroid value loaded once for both.
@@ -371,8 +374,11 @@ __host__ __device__ constexpr int point_lanes(int d) {
 /// blocks in block order: a fixed order, the same bits on every run. For float rows of up to 16
 /// values (kPairedSearch) a block takes two adjacent tiles at a time, each thread searching a
 /// point of each (nearest_label_pair), then walks the first tile and the second.
+// Three blocks of 256 threads per SM need at most 85 registers a thread (ptxas: 80 for rows of
+// up to 16 values, float with the paired search or double): the bound makes ptxas keep them
+// there rather than silently lose a block (without it the double kernels took 100-102).
 template <typename T, int DP>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
     lloyd_warp_sums_kernel(DataView<T> data, PackedCentroidsView<T> c,
                            std::int32_t* __restrict__ labels, bool accumulate, int groups,
                            double* __restrict__ partials, double* __restrict__ block_totals) {
@@ -895,31 +901,38 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
   with_lloyd_dp(d, given_labels, [&](auto width) {
     constexpr int DP = decltype(width)::value;
     if constexpr (DP > 0 && DP <= 64) {
-      // The warp-sums kernel when the centroids and, when accumulating, eight sets of sums fit
-      // in half of what a block may have (so that at least two blocks share an SM).
-      // As many groups of point_lanes(d) lanes per warp as there are in 32 whose sets of sums
-      // (with the centroids) fit in a third of what one block may have: on an H100 or H200
-      // (227 KiB per block, 228 KiB per SM) about 75 KB, so that three blocks (24 warps) share
-      // an SM. Shapes that need more, even with one set per warp, use lloyd_kernel, whose one
-      // set per block takes an eighth of the memory.
+      // The warp-sums kernel, with as many groups of point_lanes(d) lanes per warp (each with
+      // its own set of sums) as leave three blocks per SM by the occupancy the device reports
+      // (its shared memory and registers), or one set per warp if that leaves two; else
+      // lloyd_kernel, whose one set per block takes an eighth of the memory. On an H100 or H200
+      // three blocks have about 73 KB of dynamic shared memory each (d = 16, k = 32: two
+      // groups, 71.8 KB).
       auto warp_kernel = lloyd_warp_sums_kernel<T, DP>;
       const std::size_t limit = dynamic_shared_limit(warp_kernel, device);
       const auto bytes_for = [&](int groups) {
         return (cbytes + 15) / 16 * 16 +
                (accumulate ? std::size_t{kWarps} * static_cast<std::size_t>(groups) * pbytes : 0);
       };
+      const auto blocks_per_sm = [&](int groups) {
+        const std::size_t bytes = bytes_for(groups);
+        if (bytes > limit) return 0;
+        allow_shared(warp_kernel, bytes, device);
+        int blocks = 0;
+        check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, warp_kernel, kThreads, bytes),
+              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+        return blocks;
+      };
       int groups = accumulate ? 32 / point_lanes(d) : 1;
-      while (groups > 1 && bytes_for(groups) > limit / 3) groups /= 2;
-      const std::size_t bytes = bytes_for(groups);
-      if (bytes <= limit / 3) {
+      int per = blocks_per_sm(groups);
+      while (groups > 1 && per < 3) per = blocks_per_sm(groups /= 2);
+      if (per >= (groups > 1 ? 3 : 2)) {
+        const std::size_t bytes = bytes_for(groups);
+        per_sm = per;
         plan.warp_sums = true;
         plan.groups = groups;
         plan.shared_centroids = true;
         plan.shared_partials = accumulate;
         plan.shared_bytes = bytes;
-        allow_shared(warp_kernel, bytes, device);
-        check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, warp_kernel, kThreads, bytes),
-              "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
         return;
       }
     }
@@ -950,8 +963,10 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
   if (c.stride != padded_width(data.d))
     throw InvalidArgument("lloyd_pass: centroids not packed with padded_width(d)");
   const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
-  // Fewer blocks than the plan when there are fewer tiles; the plan's count otherwise (fixed).
-  const int blocks = static_cast<int>(tiles < plan.blocks ? tiles : plan.blocks);
+  // Fewer blocks than the plan when there is less work (tiles, or pairs of tiles for the
+  // paired search); the plan's count otherwise (fixed).
+  const std::int64_t units = plan.warp_sums && paired_search<T>(data.d) ? (tiles + 1) / 2 : tiles;
+  const int blocks = static_cast<int>(units < plan.blocks ? units : plan.blocks);
   const bool shared_centroids = plan.shared_centroids;
   const int device = current_device();
   with_lloyd_dp(data.d, plan.given_labels, [&](auto width) {

@@ -138,10 +138,10 @@ TEST(CudaBackend, LloydPassMatchesCpuAcrossShapes) {
   // Also: shared memory just under 48 KiB (d = 32, k = 100: the opt-in limit must be raised
   // there too, the kernel's static shared memory counts), and sums too large for shared memory
   // (d = 16, k = 4096: the pass without sums plus the sorted label sums).
-  const std::size_t shapes[][3] = {{1000, 1, 3},    {1537, 3, 5},     {4099, 17, 33},
-                                   {20000, 16, 32}, {3001, 64, 256},  {2000, 130, 7},
-                                   {100, 8, 1},     {64, 5, 64},      {70000, 8, 1024},
-                                   {5000, 32, 100}, {20000, 16, 4096}};
+  const std::size_t shapes[][3] = {{1000, 1, 3},    {1537, 3, 5},      {4099, 17, 33},
+                                   {20000, 16, 32}, {3001, 64, 256},   {2000, 130, 7},
+                                   {100, 8, 1},     {64, 5, 64},       {70000, 8, 1024},
+                                   {5000, 32, 100}, {20000, 16, 4096}, {5000, 12, 20}};
   for (const auto& s : shapes)
     for (const bool weighted : {false, true}) {
       compare_lloyd_pass<float>(s[0], s[1], s[2], weighted);
@@ -149,23 +149,26 @@ TEST(CudaBackend, LloydPassMatchesCpuAcrossShapes) {
     }
 }
 
-// Which fused kernel the shapes above ran: the warp-sums kernel where the centroids and the
-// sets of sums fit in a third of a block's shared memory (as many groups of lanes per warp,
-// each with its own set, as fit: 32, 8, 4, 2 and 1 group among the shapes above), the sorted
-// block sums elsewhere; both kinds are compared with the CPU above.
+// Which fused kernel the shapes above ran: the warp-sums kernel with as many groups of lanes
+// per warp (each with its own set of sums) as leave three blocks per SM, or one group if that
+// leaves two (32, 8, 4, 2 and 1 group among the shapes above), the sorted block sums elsewhere;
+// both kinds are compared with the CPU above. The emulator guesses every kernel's static
+// shared memory as 16 KiB (the warp-sums kernel's is 3 KiB), so at the edges it may pick fewer
+// groups than a GPU: d = 16, k = 32 float takes two groups on an H100 or H200, one here.
 TEST(CudaBackend, FusedPassPicksWarpSumsWhereTheyFit) {
   SKIP_WITHOUT_GPU();
 #if defined(SEGCORE_WITH_CUDA)
-  EXPECT_EQ(cuda::fused_sums_kind<float>(16, 32), "warp/2");  // the 100M x 16, k = 32
-  EXPECT_EQ(cuda::fused_sums_kind<double>(16, 32).rfind("warp/", 0), 0u);  // 1 or 2: at the edge
+  EXPECT_EQ(cuda::fused_sums_kind<float>(16, 32).rfind("warp/", 0), 0u);  // the shape
+  EXPECT_EQ(cuda::fused_sums_kind<double>(16, 32), "warp/1");  // two sets: under 3 blocks
   EXPECT_EQ(cuda::fused_sums_kind<float>(1, 3), "warp/32");
   EXPECT_EQ(cuda::fused_sums_kind<float>(3, 5), "warp/8");
   EXPECT_EQ(cuda::fused_sums_kind<float>(8, 1), "warp/4");
-  EXPECT_EQ(cuda::fused_sums_kind<float>(5, 64), "warp/2");         // 4 sets of 64 x 6 are too many
-  EXPECT_EQ(cuda::fused_sums_kind<float>(17, 33), "warp/1");        // 32 lanes per point
-  EXPECT_EQ(cuda::fused_sums_kind<float>(6, 100), "warp/1");        // 2 sets of 100 x 7: too many
-  EXPECT_EQ(cuda::fused_sums_kind<float>(4, 256), "block-shared");  // 8 x 10 KiB: over a third
-  EXPECT_EQ(cuda::fused_sums_kind<float>(32, 100), "block-shared");  // 8 x 26 KiB: too much
+  EXPECT_EQ(cuda::fused_sums_kind<float>(5, 64), "warp/2");   // 4 sets of 64 x 6: too many
+  EXPECT_EQ(cuda::fused_sums_kind<float>(12, 20), "warp/2");  // 16 lanes a point, paired search
+  EXPECT_EQ(cuda::fused_sums_kind<float>(17, 33), "warp/1");  // 32 lanes a point
+  EXPECT_EQ(cuda::fused_sums_kind<float>(6, 100), "warp/1");  // 2 sets: two blocks only
+  EXPECT_EQ(cuda::fused_sums_kind<float>(4, 256), "warp/1");  // one set, two blocks per SM
+  EXPECT_EQ(cuda::fused_sums_kind<float>(32, 100), "block-shared");  // 8 sets: one block
   EXPECT_EQ(cuda::fused_sums_kind<float>(130, 7), "block-shared");   // d > 64: not in registers
   EXPECT_EQ(cuda::fused_sums_kind<float>(64, 256).rfind("block-", 0), 0u);
   EXPECT_EQ(cuda::fused_sums_kind<float>(16, 4096).rfind("block-", 0), 0u);
