@@ -119,11 +119,6 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
 /// values (two of them in registers leave room for three blocks per SM).
 template <typename T, int DP>
 constexpr bool kPairedSearch = std::is_same_v<T, float>&& DP > 0 && DP <= 16;
-/// The same, from the host: float data with d <= 16 (DP = padded_width(d) <= 16).
-template <typename T>
-bool paired_search(int d) {
-  return std::is_same_v<T, float> && d >= 1 && d <= 16;
-}
 
 /// nearest_label for two rows at once (float, DP <= 16, centroid rows DP apart): the same FMAs
 /// in the same order for each row, each centroid value loaded once for both.
@@ -391,12 +386,10 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
 
   const int d = data.d, k = c.k, width = d + 1;
   const bool weighted = data.w != nullptr;
-  const int centroid_values = k * c.stride;
-  T* const cs = reinterpret_cast<T*>(smem_raw);
-  T* const cn = cs + centroid_values;
-  for (int e = threadIdx.x; e < centroid_values; e += kThreads) cs[e] = c.data[e];
-  for (int e = threadIdx.x; e < k; e += kThreads) cn[e] = c.norms[e];
-  const std::size_t centroid_bytes = (static_cast<std::size_t>(centroid_values) + k) * sizeof(T);
+  const T* cs;
+  const T* cn;
+  stage_centroids(c, true, reinterpret_cast<T*>(smem_raw), cs, cn);
+  const std::size_t centroid_bytes = (static_cast<std::size_t>(k) * c.stride + k) * sizeof(T);
   double* const sums =
       reinterpret_cast<double*>(smem_raw + ((centroid_bytes + 15) & ~std::size_t{15}));
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
@@ -965,14 +958,17 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
   const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
   // Fewer blocks than the plan when there is less work (tiles, or pairs of tiles for the
   // paired search); the plan's count otherwise (fixed).
-  const std::int64_t units = plan.warp_sums && paired_search<T>(data.d) ? (tiles + 1) / 2 : tiles;
-  const int blocks = static_cast<int>(units < plan.blocks ? units : plan.blocks);
+  const auto blocks_for = [&](std::int64_t units) {
+    return static_cast<int>(units < plan.blocks ? units : plan.blocks);
+  };
+  int blocks = blocks_for(tiles);
   const bool shared_centroids = plan.shared_centroids;
   const int device = current_device();
   with_lloyd_dp(data.d, plan.given_labels, [&](auto width) {
     constexpr int DP = decltype(width)::value;
     if constexpr (DP > 0 && DP <= 64) {
       if (plan.warp_sums) {
+        if constexpr (kPairedSearch<T, DP>) blocks = blocks_for((tiles + 1) / 2);
         auto kernel = lloyd_warp_sums_kernel<T, DP>;
         allow_shared(kernel, plan.shared_bytes, device);
         kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(
