@@ -374,6 +374,21 @@ void warp_exchange(unsigned mask, const void* in, void* out, std::size_t bytes, 
   std::memcpy(out, slots.value[parity][src], bytes);
 }
 
+void warp_gather(unsigned mask, const void* in, std::size_t bytes, void* out) {
+  Fiber& f = me();
+  const int l = f.place.linear & 31;
+  if (!(mask & (1u << l)))
+    die("a warp-collective operation with a mask that leaves out the caller");
+  if (bytes > sizeof(WarpSlots::value[0][0])) die("a warp gather of more than 16 bytes a lane");
+  WarpSlots& slots = g_run->warps[static_cast<std::size_t>(f.place.linear / 32)];
+  const unsigned parity = f.exchanges++ & 1u;
+  std::memcpy(slots.value[parity][l], in, bytes);
+  wait_for(Wait::kWarp, mask);  // every lane of the mask has deposited
+  auto* to = static_cast<unsigned char*>(out);
+  for (int src = 0; src < 32; ++src)
+    if (mask & (1u << src)) std::memcpy(to + src * bytes, slots.value[parity][src], bytes);
+}
+
 void pipeline_copy(void* dst, const void* src, std::size_t bytes) {
   if (bytes != 4 && bytes != 8 && bytes != 16)
     die("cp.async of " + std::to_string(bytes) + " bytes");

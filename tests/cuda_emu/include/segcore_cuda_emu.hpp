@@ -30,6 +30,10 @@
 // reductions inside CUB and cuBLAS add in a different order than the hardware.
 #pragma once
 
+/// Set in emulated translation units: device code that has an inline-assembly spelling on the GPU
+/// (the tensor-core mma, cvt to TF32) calls the emulator's model of it instead.
+#define SEGCORE_CUDA_EMU 1
+
 #include <cuda_runtime.h>
 #include <math.h>
 
@@ -68,6 +72,9 @@ void syncwarp(unsigned mask);
 /// Warp exchange: every lane of `mask` deposits `bytes` from `in`; after all have, out = the
 /// deposit of lane `src` (which must be in the mask).
 void warp_exchange(unsigned mask, const void* in, void* out, std::size_t bytes, int src);
+/// Warp gather: every lane of `mask` deposits `bytes` (at most 16) from `in`; after all have,
+/// out[l * bytes ...] = the deposit of lane l for every lane l of the mask.
+void warp_gather(unsigned mask, const void* in, std::size_t bytes, void* out);
 [[noreturn]] void fail(const char* what);
 
 inline int lane() { return place().linear & 31; }
@@ -78,6 +85,45 @@ T shfl_from(unsigned mask, T v, int src) {
   T out;
   warp_exchange(mask, &v, &out, sizeof(T), src);
   return out;
+}
+
+/// cvt.rna.tf32.f32: v rounded to TF32 (10 explicit mantissa bits), half away from zero.
+inline unsigned tf32_round(float v) {
+  unsigned u;
+  std::memcpy(&u, &v, sizeof u);
+  if ((u & 0x7f800000u) != 0x7f800000u) u += 0x1000u;  // finite: round the magnitude
+  return u & 0xffffe000u;
+}
+
+/// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 with D = C in place: the whole warp's
+/// fragments gathered, then each lane's four outputs D[r][n] = C[r][n] + sum_kk A[r][kk]
+/// B[kk][n] in float, kk from 0 up (the hardware's order is its own; products of TF32 values are
+/// exact in float). Fragment layout (PTX ISA), g = lane / 4, t = lane % 4: a0 A[g][t],
+/// a1 A[g+8][t], a2 A[g][t+4], a3 A[g+8][t+4]; b0 B[t][g], b1 B[t+4][g]; c0 C[g][2t],
+/// c1 C[g][2t+1], c2 C[g+8][2t], c3 C[g+8][2t+1]. The low 13 bits of A and B are dropped.
+inline void mma_m16n8k8_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+  unsigned all_a[32][4], all_b[32][2];
+  float all_c[32][4];
+  warp_gather(0xffffffffu, a, sizeof a, all_a);
+  warp_gather(0xffffffffu, b, sizeof b, all_b);
+  warp_gather(0xffffffffu, d, sizeof d, all_c);
+  const auto value = [](unsigned bits) {
+    bits &= 0xffffe000u;
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+  };
+  const int l = lane(), g = l >> 2, t = l & 3;
+  for (int q = 0; q < 4; ++q) {
+    const int r = g + 8 * (q >> 1), n = 2 * t + (q & 1);
+    float acc = all_c[l][q];
+    for (int kk = 0; kk < 8; ++kk) {
+      const float av = value(all_a[4 * (r % 8) + kk % 4][(r >= 8 ? 1 : 0) + (kk >= 4 ? 2 : 0)]);
+      const float bv = value(all_b[4 * n + kk % 4][kk >= 4 ? 1 : 0]);
+      acc += av * bv;
+    }
+    d[q] = acc;
+  }
 }
 
 // ---- cp.async (cuda_pipeline.h) ----
@@ -188,6 +234,12 @@ inline float __int_as_float(int v) {
   std::memcpy(&f, &v, sizeof f);
   return f;
 }
+inline unsigned __float_as_uint(float v) {
+  unsigned u;
+  std::memcpy(&u, &v, sizeof u);
+  return u;
+}
+inline int __ffs(unsigned v) { return v ? __builtin_ctz(v) + 1 : 0; }
 inline double __longlong_as_double(long long v) {
   double f;
   std::memcpy(&f, &v, sizeof f);
