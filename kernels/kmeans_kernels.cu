@@ -11,7 +11,10 @@
 // radix sort, and each (label run, feature) pair is summed by one thread in sorted order into the
 // block's own partial sums (shared memory when they fit, else the block's slice of global memory;
 // lloyd_kernel). Blocks are persistent with a fixed set of tiles each, and a second kernel adds the
-// blocks' partials in block order: no atomics, the same bits on every run.
+// blocks' partials in block order: no atomics, the same bits on every run. For float rows of up
+// to 32 values the warp-sums kernel finds the labels with tensor cores instead (tensor_labels:
+// TF32 scores, and the exact search for every point they do not separate by more than their
+// error bound), with the exact search's labels.
 #include <cub/block/block_radix_sort.cuh>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
@@ -158,6 +161,288 @@ __device__ __forceinline__ void nearest_label_pair(const float (&xa)[DP], const 
   for_each_norm(cn, k, consider);
 }
 
+// ---- the tensor-core search (float, d <= 32) ----
+// The scores of a warp's 32 points against 8 centroids at a time come from TF32 mma (16 x 8 x 8:
+// 16 points, 8 centroids, 8 features a step), as D_j = x'.c'_j - ||c'_j||^2 / 2 with x' = x - m,
+// c' = c - m and m the mean of the centroids: D_j = (||x'||^2 - ||x - c_j||^2) / 2, the same
+// order as the exact scores, and centring keeps the values (and the error) small when the data
+// sit far from the origin. TF32 keeps 10 of float's 23 mantissa bits, so these are
+// approximations: each lane keeps, for each of its points, the largest D, its centroid and the
+// second largest, and a point whose two differ by more than twice a bound on the error
+// (tensor_error_bound) has its label: the exact search's argmin is within that bound of the best
+// approximate score. Every other point (near-ties, exact ties, huge values) is searched again
+// exactly by the whole warp, in the CPU's order: the labels are the exact search's own.
+
+/// K-steps of 8 features, and the row stride (floats) of the centroids the search stages: 8 per
+/// step, plus 8 when the steps are even, so that the 8-byte loads of a B fragment (4 rows of a
+/// half-warp, 8 words each) hit 32 different banks.
+template <int DP>
+constexpr int kTensorSteps = (DP + 7) / 8;
+template <int DP>
+constexpr int kTensorStride = 8 * kTensorSteps<DP> + (kTensorSteps<DP> % 2 == 0 ? 8 : 0);
+
+/// Whether lloyd_warp_sums_kernel<T, DP> may search with tensor cores.
+template <typename T, int DP>
+constexpr bool kTensorCapable = std::is_same_v<T, float>&& DP > 0 && DP <= 32;
+
+/// cvt.rna.tf32.f32.
+__device__ __forceinline__ unsigned to_tf32(float v) {
+#if defined(__CUDA_ARCH__)
+  unsigned r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
+  return r;
+#elif defined(SEGCORE_CUDA_EMU)
+  return ::segcore_emu::tf32_round(v);
+#else
+  return 0;  // host pass of nvcc: never called
+#endif
+}
+
+/// d = A B + c (mma.sync m16n8k8, TF32 in, float accumulate; fragments as the PTX ISA lays them
+/// out: tests/cuda_emu's model of it spells the layout out). c may be d.
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4],
+                                         const unsigned (&b)[2], const float (&c)[4]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%10,%11,%12,%13};"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]),
+        "f"(c[2]), "f"(c[3]));
+#elif defined(__CUDA_ARCH__)
+  __trap();  // plan_lloyd takes this path on compute capability 8.0 and up only
+#elif defined(SEGCORE_CUDA_EMU)
+  float acc[4] = {c[0], c[1], c[2], c[3]};
+  ::segcore_emu::mma_m16n8k8_tf32(acc, a, b);
+  for (int q = 0; q < 4; ++q) d[q] = acc[q];
+#endif
+}
+
+/// A point's best two approximate scores D (largest first), the best one's centroid and the
+/// partial sum of its squared features (for the bound).
+struct TensorBest {
+  float best, second, xx;
+  int j;
+};
+
+__device__ __forceinline__ void consider_tensor(TensorBest& s, float v, int j) {
+  s.second = fmaxf(s.second, fminf(s.best, v));
+  if (v > s.best) {
+    s.best = v;
+    s.j = j;
+  }
+}
+
+/// Two lanes' views of one point (disjoint centroids and features): equal bests make the second
+/// equal to the best, so the point is searched exactly.
+__device__ __forceinline__ TensorBest merge_tensor(const TensorBest& a, const TensorBest& b) {
+  TensorBest m;
+  m.best = fmaxf(a.best, b.best);
+  m.j = b.best > a.best ? b.j : a.j;
+  m.second = fmaxf(fmaxf(a.second, b.second), fminf(a.best, b.best));
+  m.xx = a.xx + b.xx;
+  return m;
+}
+
+/// p ? a : b field by field (selects in registers; a ternary on the structs would take their
+/// addresses and put the slots in local memory).
+__device__ __forceinline__ TensorBest select_tensor(bool p, const TensorBest& a,
+                                                    const TensorBest& b) {
+  return {p ? a.best : b.best, p ? a.second : b.second, p ? a.xx : b.xx, p ? a.j : b.j};
+}
+
+__device__ __forceinline__ TensorBest shfl_xor_tensor(const TensorBest& s, int mask) {
+  return {__shfl_xor_sync(0xffffffffu, s.best, mask), __shfl_xor_sync(0xffffffffu, s.second, mask),
+          __shfl_xor_sync(0xffffffffu, s.xx, mask), __shfl_xor_sync(0xffffffffu, s.j, mask)};
+}
+
+/// A bound on the error of D~_j, the tensor cores' value, as a stand-in for -s_j / 2 (up to a
+/// term common to all j), s_j the exact search's float score fma(-2, dot, ||c_j||^2), for every
+/// centroid j. xc = ||x'||, cc = max_j ||c'_j|| (centred), xu and cu the same uncentred.
+/// - TF32 (round to nearest, 2^-11 relative) of x' and c': at most (2^-10 + 2^-22) sum_f
+///   |x'_f c'_jf| <= (2^-10 + 2^-22) xc cc.
+/// - The float sums (the tensor cores' accumulation of d <= 32 products and -||c'||^2 / 2,
+///   allowing two bits fewer than IEEE float; the norms of c', and x - m, c - m themselves):
+///   under 2^-14 xc cc + 2^-15 cc^2.
+/// - The exact search's own float rounding, against which its ties are broken: at most
+///   (d + 2) 2^-24 (xu cu + cu^2 / 2) in these units.
+/// A floor covers the flushing of subnormal products.
+__device__ __forceinline__ float tensor_error_bound(float xc, float cc, float xu, float cu, int d) {
+  return 0x1.1p-10f * xc * cc + 0x1p-15f * cc * cc +
+         static_cast<float>(d + 2) * 0x1p-24f * (xu * cu + 0.5f * cu * cu) + 1e-30f;
+}
+
+/// The centroids as tensor_labels reads them (stage_tensor_centroids): `rows` = 8 ceil(k / 8)
+/// rows of kTensorStride<DP> floats (zero past d and past k), their squared norms (+inf past k),
+/// the centred half norms ||c_j - m||^2 / 2 (+inf past k), the mean m (zero past d), and the
+/// bound's constants.
+struct TensorCentroids {
+  const float* rows;
+  const float* norms;
+  const float* half_centred;
+  const float* mean;
+  float cc, cu, mnorm;  ///< max ||c_j - m||, max ||c_j||, ||m||
+};
+
+/// The label of each of a warp's 32 points (rows first .. first + 31; those past n get a label
+/// never stored): on return the lane holds point `point` = 16 (t / 2) + 8 (t % 2) + g of them (g
+/// = lane / 4, t = lane % 4) and its label. Every lane of the warp calls it.
+template <int DP>
+__device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::int64_t n, int d,
+                                             std::int64_t first, const TensorCentroids& tc, int k,
+                                             int lane, int& point) {
+  constexpr int KS = kTensorSteps<DP>, SC = kTensorStride<DP>;
+  const float* __restrict__ cs = tc.rows;
+  const float* __restrict__ cn = tc.norms;
+  const int g = lane >> 2, t = lane & 3;
+  // The mean at this lane's features 8 s + 2 t, 8 s + 2 t + 1.
+  float m[KS][2];
+#pragma unroll
+  for (int s = 0; s < KS; ++s) {
+    const float2 v = *reinterpret_cast<const float2*>(tc.mean + 8 * s + 2 * t);
+    m[s][0] = v.x;
+    m[s][1] = v.y;
+  }
+  // A fragments: points 16 mt + g + 8 h of the warp (slot 2 mt + h) in rows, features in columns;
+  // column t of step s is feature 8 s + 2 t and column t + 4 feature 8 s + 2 t + 1 (any pairing
+  // of features with columns gives the same dot products, and this one makes them adjacent).
+  unsigned a[2][KS][4];
+  TensorBest slot[4];
+#pragma unroll
+  for (int u = 0; u < 4; ++u) {
+    const int mt = u >> 1, h = u & 1;
+    const std::int64_t row = first + 16 * mt + 8 * h + g;
+    const float* r = x + (row < n ? row : 0) * d;
+    float xx = 0;
+#pragma unroll
+    for (int s = 0; s < KS; ++s) {
+      const int f = 8 * s + 2 * t;
+      float v0 = 0, v1 = 0;
+      if (row < n) {
+        if ((d & 1) == 0) {
+          if (f < d) {
+            const float2 v = *reinterpret_cast<const float2*>(r + f);
+            v0 = v.x;
+            v1 = v.y;
+          }
+        } else {
+          if (f < d) v0 = r[f];
+          if (f + 1 < d) v1 = r[f + 1];
+        }
+      }
+      // Centred (zero past d: the mean is zero there too); rows past n are never stored.
+      v0 = f < d ? v0 - m[s][0] : 0.0f;
+      v1 = f + 1 < d ? v1 - m[s][1] : 0.0f;
+      a[mt][s][h] = to_tf32(v0);
+      a[mt][s][h + 2] = to_tf32(v1);
+      xx = fmaf(v0, v0, fmaf(v1, v1, xx));
+    }
+    slot[u] = {-infinity<float>(), -infinity<float>(), xx, 0};
+  }
+  const int tiles = (k + 7) / 8;
+  for (int nt = 0; nt < tiles; ++nt) {
+    // B fragment: centroid 8 nt + g, features as the A columns.
+    const float* crow = cs + (8 * nt + g) * SC + 2 * t;
+    unsigned b[KS][2];
+#pragma unroll
+    for (int s = 0; s < KS; ++s) {
+      const float2 v = *reinterpret_cast<const float2*>(crow + 8 * s);
+      b[s][0] = to_tf32(v.x - m[s][0]);
+      b[s][1] = to_tf32(v.y - m[s][1]);
+    }
+    // This lane's accumulator columns: centroids j0 and j0 + 1, from -||c'||^2 / 2.
+    const int j0 = 8 * nt + 2 * t;
+    const float2 half = *reinterpret_cast<const float2*>(tc.half_centred + j0);
+    const float h0 = -half.x, h1 = -half.y;
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt) {
+      const float init[4] = {h0, h1, h0, h1};
+      float acc[4];
+      mma_tf32(acc, a[mt][0], b[0], init);
+#pragma unroll
+      for (int s = 1; s < KS; ++s) mma_tf32(acc, a[mt][s], b[s], acc);
+      consider_tensor(slot[2 * mt], acc[0], j0);
+      consider_tensor(slot[2 * mt], acc[1], j0 + 1);
+      consider_tensor(slot[2 * mt + 1], acc[2], j0);
+      consider_tensor(slot[2 * mt + 1], acc[3], j0 + 1);
+    }
+  }
+  // The four lanes of a quad saw disjoint centroids (and features) of the same 4 points: halve
+  // the points per lane twice. Lane ^ 1 keeps slot h = t % 2 of each mt, lane ^ 2 then mt = t / 2.
+  const bool t0 = (t & 1) != 0, t1 = (t & 2) != 0;
+  TensorBest half[2];
+#pragma unroll
+  for (int mt = 0; mt < 2; ++mt) {
+    const TensorBest keep = select_tensor(t0, slot[2 * mt + 1], slot[2 * mt]);
+    const TensorBest give = select_tensor(t0, slot[2 * mt], slot[2 * mt + 1]);
+    half[mt] = merge_tensor(keep, shfl_xor_tensor(give, 1));
+  }
+  const TensorBest mine = merge_tensor(select_tensor(t1, half[1], half[0]),
+                                       shfl_xor_tensor(select_tensor(t1, half[0], half[1]), 2));
+  point = 16 * (t1 ? 1 : 0) + 8 * (t0 ? 1 : 0) + g;
+  const std::int64_t row = first + point;
+  const float xc = sqrtf(mine.xx);
+  const float bound = tensor_error_bound(xc, tc.cc, xc + tc.mnorm, tc.cu, d);
+  // Not separated (or values so large that the float sums might overflow): the exact search.
+  const bool exact =
+      row < n && !(mine.best - mine.second > 2 * bound && xc + tc.mnorm < 1e18f && tc.cu < 1e18f);
+  int label = mine.j;
+  unsigned todo = __ballot_sync(0xffffffffu, exact);
+  while (todo) {
+    const int src = __ffs(todo) - 1;
+    todo &= todo - 1;
+    // The point in registers, zero-padded to DP (16-byte loads when rows are 16-byte aligned).
+    const float* row = x + (first + __shfl_sync(0xffffffffu, point, src)) * d;
+    float xr[DP];
+    if ((d & 3) == 0) {
+#pragma unroll
+      for (int q = 0; q < DP / 4; ++q) {
+        const float4 v =
+            4 * q < d ? *reinterpret_cast<const float4*>(row + 4 * q) : make_float4(0, 0, 0, 0);
+        xr[4 * q] = v.x;
+        xr[4 * q + 1] = v.y;
+        xr[4 * q + 2] = v.z;
+        xr[4 * q + 3] = v.w;
+      }
+    } else {
+#pragma unroll
+      for (int f = 0; f < DP; ++f) xr[f] = f < d ? row[f] : 0.0f;
+    }
+    // Centroids lane, lane + 32, ...: the CPU's score (fma from f = 0 up over the padded row,
+    // whose zeros add nothing; fma(-2, dot, norm)), strictly smaller wins; then the warp's
+    // (score, index) minimum: ties to the lowest index.
+    float best = infinity<float>();
+    int best_j = k;
+    for (int j = lane; j < k; j += 32) {
+      const float4* c4 = reinterpret_cast<const float4*>(cs + j * SC);
+      float acc = 0;
+#pragma unroll
+      for (int q = 0; q < DP / 4; ++q) {
+        const float4 v = c4[q];
+        acc = fmaf(xr[4 * q], v.x, acc);
+        acc = fmaf(xr[4 * q + 1], v.y, acc);
+        acc = fmaf(xr[4 * q + 2], v.z, acc);
+        acc = fmaf(xr[4 * q + 3], v.w, acc);
+      }
+      const float v = fmaf(-2.0f, acc, cn[j]);
+      if (v < best) {
+        best = v;
+        best_j = j;
+      }
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+      const float ov = __shfl_xor_sync(0xffffffffu, best, off);
+      const int oj = __shfl_xor_sync(0xffffffffu, best_j, off);
+      if (ov < best || (ov == best && oj < best_j)) {
+        best = ov;
+        best_j = oj;
+      }
+    }
+    if (lane == src) label = best_j == k ? 0 : best_j;  // no finite score: label 0, as the CPU
+  }
+  return label;
+}
+
 /// ||x - c||^2 in double with four interleaved partial sums, in the CPU's order (nvcc may fuse
 /// a multiply and an add, so the last bits can differ from the CPU's).
 template <typename T>
@@ -221,6 +506,66 @@ __device__ __forceinline__ void stage_centroids(const PackedCentroidsView<T>& c,
   __syncthreads();
   cs = smem;
   cn = smem + total;
+}
+
+/// Shared memory of stage_tensor_centroids: 8 ceil(k / 8) rows of kTensorStride<DP> floats, two
+/// arrays of as many norms, and the mean.
+template <int DP>
+__host__ __device__ constexpr std::size_t tensor_centroid_bytes(int k) {
+  const std::size_t rows = (static_cast<std::size_t>(k) + 7) / 8 * 8;
+  return (rows * (kTensorStride<DP> + 2) + kTensorStride<DP>)*sizeof(float);
+}
+
+/// Stages the centroids for tensor_labels (TensorCentroids) at smem; the block's threads call it.
+/// The mean, the centred norms and the bound's maxima are sums in a fixed order: every block
+/// gets the same values.
+template <int DP>
+__device__ __forceinline__ TensorCentroids
+stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
+  constexpr int SC = kTensorStride<DP>;
+  const int k = c.k, rows = (k + 7) / 8 * 8, total = rows * SC;
+  float* const cs = smem;
+  float* const cn = cs + total;
+  float* const half = cn + rows;
+  float* const mean = half + rows;
+  for (int e = threadIdx.x; e < total; e += blockDim.x) {
+    const int j = e / SC, f = e % SC;
+    cs[e] = j < k && f < c.stride ? c.data[static_cast<std::size_t>(j) * c.stride + f] : 0.0f;
+  }
+  for (int j = threadIdx.x; j < rows; j += blockDim.x)
+    cn[j] = j < k ? c.norms[j] : infinity<float>();
+  __syncthreads();
+  for (int f = threadIdx.x; f < SC; f += blockDim.x) {
+    float s = 0;
+    for (int j = 0; j < k; ++j) s += cs[j * SC + f];
+    mean[f] = s / static_cast<float>(k);  // zero past d: those columns are zero
+  }
+  __syncthreads();
+  for (int j = threadIdx.x; j < rows; j += blockDim.x) {
+    float s = 0;
+#pragma unroll
+    for (int f = 0; f < SC; ++f) {
+      const float v = cs[j * SC + f] - mean[f];
+      s = fmaf(v, v, s);
+    }
+    half[j] = j < k ? 0.5f * s : infinity<float>();
+  }
+  __syncthreads();
+  // The maxima, by each warp over all k (the same order in every warp and block).
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  float hmax = 0, nmax = 0, mm = 0;
+  for (int j = lane; j < k; j += 32) {
+    hmax = fmaxf(hmax, half[j]);
+    nmax = fmaxf(nmax, cn[j]);
+  }
+  for (int f = lane; f < SC; f += 32) mm = fmaf(mean[f], mean[f], mm);
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) {
+    hmax = fmaxf(hmax, __shfl_xor_sync(0xffffffffu, hmax, off));
+    nmax = fmaxf(nmax, __shfl_xor_sync(0xffffffffu, nmax, off));
+    mm += __shfl_xor_sync(0xffffffffu, mm, off);
+  }
+  return {cs, cn, half, mean, sqrtf(2 * hmax), sqrtf(nmax), sqrtf(mm)};
 }
 
 template <typename T>
@@ -371,13 +716,15 @@ __host__ __device__ constexpr int point_lanes(int d) {
 /// point of each (nearest_label_pair), then walks the first tile and the second.
 // Three blocks of 256 threads per SM need at most 85 registers a thread (ptxas: 80 for rows of
 // up to 16 values, float with the paired search or double): the bound makes ptxas keep them
-// there rather than silently lose a block (without it the double kernels took 100-102).
-template <typename T, int DP>
-__global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
+// there rather than silently lose a block (without it the double kernels took 100-102). The
+// tensor search at DP = 32 would take 136, one block per SM: it is held to two (128).
+template <typename T, int DP, bool kTensor>
+__global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     lloyd_warp_sums_kernel(DataView<T> data, PackedCentroidsView<T> c,
                            std::int32_t* __restrict__ labels, bool accumulate, int groups,
                            double* __restrict__ partials, double* __restrict__ block_totals) {
   static_assert(DP > 0, "the point is held in registers");
+  static_assert(!kTensor || kTensorCapable<T, DP>, "the tensor-core search is for float, d <= 32");
   using Reduce = cub::BlockReduce<double, kThreads>;
   __shared__ typename Reduce::TempStorage reduce;
   __shared__ int s_label[kThreads];
@@ -388,8 +735,18 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
   const bool weighted = data.w != nullptr;
   const T* cs;
   const T* cn;
-  stage_centroids(c, true, reinterpret_cast<T*>(smem_raw), cs, cn);
-  const std::size_t centroid_bytes = (static_cast<std::size_t>(k) * c.stride + k) * sizeof(T);
+  int cstride = c.stride;
+  std::size_t centroid_bytes = (static_cast<std::size_t>(k) * c.stride + k) * sizeof(T);
+  TensorCentroids tc{};
+  if constexpr (kTensor) {
+    tc = stage_tensor_centroids<DP>(c, reinterpret_cast<float*>(smem_raw));
+    cs = tc.rows;
+    cn = tc.norms;
+    cstride = kTensorStride<DP>;
+    centroid_bytes = tensor_centroid_bytes<DP>(k);
+  } else {
+    stage_centroids(c, true, reinterpret_cast<T*>(smem_raw), cs, cn);
+  }
   double* const sums =
       reinterpret_cast<double*>(smem_raw + ((centroid_bytes + 15) & ~std::size_t{15}));
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
@@ -405,19 +762,25 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
   __syncthreads();
 
   double inertia = 0, changed = 0;
-  // After its label: a point's exact distance, the change count and the stored label; returns
-  // its weight (0 past n).
-  const auto settle = [&](std::int64_t i, const T(&xr)[DP], int label) {
+  // After its label: a point's exact distance (distance(centroid row)), the change count and the
+  // stored label; returns its weight (0 past n).
+  const auto record = [&](std::int64_t i, int label, auto&& distance) {
     if (i >= data.n) return 0.0;
     const double w = weight_of(data, i);
-    inertia += w * exact_distance_reg<T, DP>(xr, nullptr,
-                                             cs + static_cast<std::size_t>(label) * c.stride, d);
+    inertia += w * distance(cs + static_cast<std::size_t>(label) * cstride);
     changed += labels[i] != label ? 1.0 : 0.0;
     labels[i] = label;
     return w;
   };
-  // The sums of the tile starting at `base`, each lane holding its point's label and weight.
-  const auto walk_tile = [&](std::int64_t base, int label, double w) {
+  // The same, the point in registers.
+  const auto settle = [&](std::int64_t i, const T(&xr)[DP], int label) {
+    return record(i, label, [&](const T* centroid) {
+      return exact_distance_reg<T, DP>(xr, nullptr, centroid, d);
+    });
+  };
+  // The sums of the tile starting at `base`, each lane holding the label and weight of the
+  // warp's point `slot`.
+  const auto walk_tile = [&](std::int64_t base, int slot, int label, double w) {
     // The warp's points first .. first + count - 1 (count is the same on every lane; the rows
     // were just read, so they come from L1). Their labels and weights go through the warp's
     // slice of shared memory (a broadcast read per point and group).
@@ -425,8 +788,8 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
     const int count =
         first >= data.n ? 0 : static_cast<int>(data.n - first < 32 ? data.n - first : 32);
     // The labels as byte offsets of their rows in a set of sums.
-    s_label[threadIdx.x] = label * width * static_cast<int>(sizeof(double));
-    if (weighted) s_weight[threadIdx.x] = w;
+    s_label[32 * warp + slot] = label * width * static_cast<int>(sizeof(double));
+    if (weighted) s_weight[32 * warp + slot] = w;
     __syncwarp();
     if (walks) {
       const int* const point_offset = s_label + 32 * warp;
@@ -450,7 +813,19 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
   };
 
   const std::int64_t tiles = (data.n + kThreads - 1) / kThreads;
-  if constexpr (kPairedSearch<T, DP>) {
+  if constexpr (kTensor) {
+    for (std::int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      const std::int64_t base = tile * kThreads;
+      int point = 0;
+      const int label = tensor_labels<DP>(data.x, data.n, d, base + 32 * warp, tc, k, lane, point);
+      const std::int64_t i = base + 32 * warp + point;
+      const double w = record(i, label, [&](const T* centroid) {
+        return exact_distance(data.x + i * d, centroid, d);  // the rows were just read: L1
+      });
+      if (!accumulate) continue;
+      walk_tile(base, point, label, w);
+    }
+  } else if constexpr (kPairedSearch<T, DP>) {
     // Two adjacent tiles at a time, a point of each per thread: every centroid value loaded from
     // shared memory serves two points. Tiles 2p and 2p + 1 go to block p mod gridDim.x.
     for (std::int64_t pair = blockIdx.x; 2 * pair < tiles; pair += gridDim.x) {
@@ -468,8 +843,8 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
       }
       const double wa = settle(ia, xa, la), wb = settle(ib, xb, lb);
       if (!accumulate) continue;
-      walk_tile(base, la, wa);
-      walk_tile(base + kThreads, lb, wb);
+      walk_tile(base, lane, la, wa);
+      walk_tile(base + kThreads, lane, lb, wb);
     }
   } else {
     for (std::int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -483,7 +858,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : 1)
       }
       const double w = settle(i, xr, label);
       if (!accumulate) continue;
-      walk_tile(base, label, w);
+      walk_tile(base, lane, label, w);
     }
   }
 
@@ -881,16 +1256,18 @@ void with_lloyd_dp(int d, bool given_labels, Fn&& fn) {
 }
 
 template <typename T>
-LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels) {
+LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels,
+                     bool tensor_search) {
   LloydPlan plan;
   plan.given_labels = given_labels;
   plan.accumulate = accumulate;
   const int stride = padded_width(d);
-  const std::size_t cbytes = centroid_shared_bytes<T>(k, stride);
   const std::size_t pbytes = static_cast<std::size_t>(k) * (d + 1) * sizeof(double);
-  int sms = 0, per_sm = 0;
+  int sms = 0, per_sm = 0, major = 0;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
         "cudaDeviceGetAttribute(MultiProcessorCount)");
+  check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+        "cudaDeviceGetAttribute(ComputeCapabilityMajor)");
   with_lloyd_dp(d, given_labels, [&](auto width) {
     constexpr int DP = decltype(width)::value;
     if constexpr (DP > 0 && DP <= 64) {
@@ -899,36 +1276,46 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
       // (its shared memory and registers), or one set per warp if that leaves two; else
       // lloyd_kernel, whose one set per block takes an eighth of the memory. On an H100 or H200
       // three blocks have about 73 KB of dynamic shared memory each (d = 16, k = 32: two
-      // groups, 71.8 KB).
-      auto warp_kernel = lloyd_warp_sums_kernel<T, DP>;
-      const std::size_t limit = dynamic_shared_limit(warp_kernel, device);
-      const auto bytes_for = [&](int groups) {
-        return (cbytes + 15) / 16 * 16 +
-               (accumulate ? std::size_t{kWarps} * static_cast<std::size_t>(groups) * pbytes : 0);
-      };
-      const auto blocks_per_sm = [&](int groups) {
-        const std::size_t bytes = bytes_for(groups);
-        if (bytes > limit) return 0;
-        allow_shared(warp_kernel, bytes, device);
-        int blocks = 0;
-        check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, warp_kernel, kThreads, bytes),
+      // groups, 71.8 KB with the exact search's centroids, 72.8 KB with the tensor search's).
+      const auto fits = [&](auto warp_kernel, std::size_t cbytes) {
+        const std::size_t limit = dynamic_shared_limit(warp_kernel, device);
+        const auto bytes_for = [&](int groups) {
+          return (cbytes + 15) / 16 * 16 +
+                 (accumulate ? std::size_t{kWarps} * static_cast<std::size_t>(groups) * pbytes : 0);
+        };
+        const auto blocks_per_sm = [&](int groups) {
+          const std::size_t bytes = bytes_for(groups);
+          if (bytes > limit) return 0;
+          allow_shared(warp_kernel, bytes, device);
+          int blocks = 0;
+          check(
+              cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, warp_kernel, kThreads, bytes),
               "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-        return blocks;
-      };
-      int groups = accumulate ? 32 / point_lanes(d) : 1;
-      int per = blocks_per_sm(groups);
-      while (groups > 1 && per < 3) per = blocks_per_sm(groups /= 2);
-      if (per >= (groups > 1 ? 3 : 2)) {
-        const std::size_t bytes = bytes_for(groups);
+          return blocks;
+        };
+        int groups = accumulate ? 32 / point_lanes(d) : 1;
+        int per = blocks_per_sm(groups);
+        while (groups > 1 && per < 3) per = blocks_per_sm(groups /= 2);
+        if (per < (groups > 1 ? 3 : 2)) return false;
         per_sm = per;
         plan.warp_sums = true;
         plan.groups = groups;
         plan.shared_centroids = true;
         plan.shared_partials = accumulate;
-        plan.shared_bytes = bytes;
-        return;
+        plan.shared_bytes = bytes_for(groups);
+        return true;
+      };
+      if constexpr (kTensorCapable<T, DP>) {
+        // mma.sync with TF32 needs compute capability 8.0.
+        if (tensor_search && major >= 8 &&
+            fits(lloyd_warp_sums_kernel<T, DP, true>, tensor_centroid_bytes<DP>(k))) {
+          plan.tensor_search = true;
+          return;
+        }
       }
+      if (fits(lloyd_warp_sums_kernel<T, DP, false>, centroid_shared_bytes<T>(k, stride))) return;
     }
+    const std::size_t cbytes = centroid_shared_bytes<T>(k, stride);
     auto kernel = lloyd_kernel<T, DP>;
     const std::size_t limit = dynamic_shared_limit(kernel, device);
     // Given labels, the centroids are read only for each row's own (exact) distance.
@@ -968,13 +1355,18 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
     constexpr int DP = decltype(width)::value;
     if constexpr (DP > 0 && DP <= 64) {
       if (plan.warp_sums) {
+        const auto launch = [&](auto kernel) {
+          allow_shared(kernel, plan.shared_bytes, device);
+          kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(
+              data, c, labels, accumulate, plan.groups, partials, block_totals);
+          check_launch("lloyd_warp_sums_kernel");
+        };
+        if constexpr (kTensorCapable<T, DP>) {
+          if (plan.tensor_search) return launch(lloyd_warp_sums_kernel<T, DP, true>);
+        }
+        if (plan.tensor_search) throw InvalidArgument("lloyd_pass: a tensor plan for this shape");
         if constexpr (kPairedSearch<T, DP>) blocks = blocks_for((tiles + 1) / 2);
-        auto kernel = lloyd_warp_sums_kernel<T, DP>;
-        allow_shared(kernel, plan.shared_bytes, device);
-        kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(
-            data, c, labels, accumulate, plan.groups, partials, block_totals);
-        check_launch("lloyd_warp_sums_kernel");
-        return;
+        return launch(lloyd_warp_sums_kernel<T, DP, false>);
       }
     }
     if (plan.warp_sums) throw InvalidArgument("lloyd_pass: a warp-sums plan for d > 64");
@@ -1118,7 +1510,7 @@ void gather_rows(const T* x, int d, const std::int64_t* index, std::int64_t m, T
 }
 
 #define SEGCORE_INSTANTIATE(T)                                                                     \
-  template LloydPlan plan_lloyd<T>(int, int, bool, int, bool);                                     \
+  template LloydPlan plan_lloyd<T>(int, int, bool, int, bool, bool);                               \
   template void lloyd_pass<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,    \
                               const LloydPlan&, bool, double*, double*, double*, cudaStream_t,     \
                               const std::int32_t*);                                                \

@@ -46,6 +46,9 @@ struct LloydPlan {
   bool shared_partials = false;   ///< per-block sums held in shared memory (else in `partials`)
   bool warp_sums = false;  ///< lloyd_warp_sums_kernel (sets of sums per group of lanes, no sort)
   int groups = 1;          ///< with warp_sums: groups of lanes (and sets of sums) per warp
+  /// With warp_sums (float, d <= 32): labels by TF32 tensor-core scores, with every point whose
+  /// best two are within the error bound searched again exactly (the exact search's labels).
+  bool tensor_search = false;
   std::size_t shared_bytes = 0;
   std::size_t partial_doubles = 0;  ///< blocks * k * (d + 1): the caller's `partials` size
 };
@@ -53,8 +56,10 @@ struct LloydPlan {
 /// Chooses the launch of lloyd_pass for this device and shape (depends only on the device and
 /// the shape: the same plan, hence the same reduction order, every time).
 /// With `given_labels` the plan is for lloyd_pass with labels supplied by the caller.
+/// `tensor_search`: use the tensor-core search where it applies (else the exact search only).
 template <typename T>
-LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels = false);
+LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels = false,
+                     bool tensor_search = true);
 
 /// One read of the data: labels (stored, counts changes), exact inertia, and when `accumulate`
 /// the per-centroid weighted sums and weights. Writes to `out` (device): [0] inertia,

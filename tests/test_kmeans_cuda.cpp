@@ -25,7 +25,7 @@ namespace segcore {
 namespace {
 
 // Which Lloyd path the GPU backend takes (cuda::LloydPath where CUDA is compiled in).
-enum class Path { kAuto, kFused, kGemm };
+enum class Path { kAuto, kFused, kGemm, kFusedExact };
 
 template <typename T>
 std::unique_ptr<KMeansBackend<T>> gpu_backend(Path path) {
@@ -173,6 +173,92 @@ TEST(CudaBackend, FusedPassPicksWarpSumsWhereTheyFit) {
   EXPECT_EQ(cuda::fused_sums_kind<float>(64, 256).rfind("block-", 0), 0u);
   EXPECT_EQ(cuda::fused_sums_kind<float>(16, 4096).rfind("block-", 0), 0u);
 #endif
+}
+
+/// Points near the bisectors of pairs of centroids (offset 10 in every feature, so that the
+/// scores are large next to their differences): the midpoint of two random centroids, moved
+/// along their difference by at most 1e-4 of it; every `dup`-th centroid repeats the one before
+/// it (exact ties).
+Data<float> near_ties(std::size_t n, std::size_t d, std::size_t k, std::size_t dup,
+                      std::vector<float>& c, std::uint64_t seed) {
+  detail::Rng rng(seed);
+  c.assign(k * d, 0);
+  for (std::size_t j = 0; j < k; ++j)
+    for (std::size_t f = 0; f < d; ++f)
+      c[j * d + f] = j % dup == dup - 1 && j > 0 ? c[(j - 1) * d + f]
+                                                 : static_cast<float>(10 + 2 * rng.uniform() - 1);
+  Data<float> data;
+  data.n = n;
+  data.d = d;
+  data.x.resize(n * d);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t a = rng.next() % k, b = rng.next() % k;
+    const double t = (rng.uniform() - 0.5) * 2e-4;
+    for (std::size_t f = 0; f < d; ++f) {
+      const double ca = c[a * d + f], cb = c[b * d + f];
+      data.x[i * d + f] = static_cast<float>((ca + cb) / 2 + t * (ca - cb));
+    }
+  }
+  return data;
+}
+
+// The tensor-core search (TF32 scores, then an exact search of every point whose best two are
+// within the error bound) against the exact search of the same fused kernel: the same labels,
+// so the same inertia and sums up to the order of the additions.
+// Blobs, points within 1e-4 of a bisector of two centroids whose scores are about 100 times
+// their differences (TF32 alone gets many of these wrong: the bound must send them to the exact
+// search), and repeated centroids (exact ties: the lowest index). Shapes: d = 1, 3, 8, 12, 16,
+// 17 and 31 (one to four k-steps, odd d), k = 1, 5, 20, 32, 100, 256, n not a multiple of 32.
+TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
+  SKIP_WITHOUT_GPU();
+#if defined(SEGCORE_WITH_CUDA)
+  EXPECT_EQ(cuda::fused_search_kind<float>(16, 32), "tensor");  // the shape
+  EXPECT_EQ(cuda::fused_search_kind<float>(31, 7), "tensor");
+  EXPECT_EQ(cuda::fused_search_kind<double>(16, 32), "exact");
+  EXPECT_EQ(cuda::fused_search_kind<float>(40, 8), "exact");  // d > 32
+#endif
+  const std::size_t shapes[][3] = {{1000, 1, 3},   {1537, 3, 5},    {999, 8, 1},
+                                   {5000, 12, 20}, {20000, 16, 32}, {4099, 17, 33},
+                                   {3001, 4, 256}, {2001, 31, 100}};
+  for (const auto& s : shapes)
+    for (int kind = 0; kind < 3; ++kind) {
+      const std::size_t n = s[0], d = s[1], k = s[2];
+      std::vector<float> c;
+      Data<float> data;
+      if (kind == 0) {
+        data = blobs<float>(n, d, std::max<std::size_t>(1, k / 2), true, n + d);
+        c = pick_centroids(data, k);
+      } else {
+        data = near_ties(n, d, k, kind == 1 ? k + 1 : 2, c, n * 7 + d);
+      }
+      const ConstMatrixView<float> cv{c.data(), k, d};
+      const std::string what = "n=" + std::to_string(n) + " d=" + std::to_string(d) +
+                               " k=" + std::to_string(k) + " data " + std::to_string(kind);
+      std::vector<std::int32_t> labels[2];
+      std::vector<double> sums[2], weights[2];
+      LloydPassResult r[2];
+      int p = 0;
+      for (const Path path : {Path::kFused, Path::kFusedExact}) {
+        auto gpu = gpu_backend<float>(path);
+        gpu->set_data(data.view(), data.weights());
+        sums[p].resize(k * d);
+        weights[p].resize(k);
+        r[p] = gpu->lloyd_pass(cv, sums[p].data(), weights[p].data());
+        labels[p].resize(n);
+        gpu->labels(labels[p].data());
+        ++p;
+      }
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < n; ++i) differ += labels[0][i] != labels[1][i];
+      EXPECT_EQ(differ, 0u) << what;
+      EXPECT_EQ(r[0].changed, r[1].changed) << what;
+      // The same terms, added in another order (the blocks take tiles one at a time, not in
+      // pairs, and each lane settles another point of its warp).
+      EXPECT_LE(rel(r[0].inertia, r[1].inertia), 1e-12) << what;
+      for (std::size_t e = 0; e < k * d; ++e)
+        EXPECT_NEAR(sums[0][e], sums[1][e], 1e-11 * (1 + std::fabs(sums[1][e]))) << what;
+      EXPECT_EQ(weights[0], weights[1]) << what;  // float weights add exactly in double here
+    }
 }
 
 // The GEMM path (cuBLAS scores on tiles of rows, warp argmin, sorted label sums) against the CPU,

@@ -499,7 +499,8 @@ class CudaBackend final : public KMeansBackend<T> {
   LloydPlan plan_for(int k, bool accumulate, bool given) {
     for (const PlanEntry& e : plans_)
       if (e.k == k && e.accumulate == accumulate && e.given == given) return e.plan;
-    const LloydPlan plan = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given);
+    const LloydPlan plan = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given,
+                                         path_ != LloydPath::kFusedExact);
     plans_.push_back(PlanEntry{k, accumulate, given, plan});
     return plan;
   }
@@ -625,5 +626,14 @@ std::string fused_sums_kind(int d, int k) {
 }
 template std::string fused_sums_kind<float>(int, int);
 template std::string fused_sums_kind<double>(int, int);
+
+template <typename T>
+std::string fused_search_kind(int d, int k) {
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  return plan_lloyd<T>(d, k, true, device, false).tensor_search ? "tensor" : "exact";
+}
+template std::string fused_search_kind<float>(int, int);
+template std::string fused_search_kind<double>(int, int);
 
 }  // namespace segcore::cuda

@@ -13,8 +13,10 @@ namespace segcore::cuda {
 /// How a Lloyd pass finds labels: the fused kernel (centroids on chip), or cuBLAS GEMM on tiles
 /// of rows plus an argmin kernel (large k x d); kAuto chooses from the shape
 /// (gemm_path_suits in kernels/kmeans_kernels.hpp). Both give the same labels except where two
-/// scores are within rounding of each other.
-enum class LloydPath { kAuto, kFused, kGemm };
+/// scores are within rounding of each other. The fused kernel searches with tensor cores where
+/// it can (float, d <= 32; the same labels as its exact search, bit for bit); kFusedExact is the
+/// fused kernel with the exact (CUDA-core) search everywhere.
+enum class LloydPath { kAuto, kFused, kGemm, kFusedExact };
 
 /// The backend on the current CUDA device; throws CudaError when no device answers.
 template <typename T>
@@ -27,5 +29,10 @@ std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path = LloydPath::
 /// (the block's set in global memory). The plan depends on the shape and the device only.
 template <typename T>
 std::string fused_sums_kind(int d, int k);
+
+/// How the fused Lloyd pass (kAuto or kFused) searches at this shape on the current device:
+/// "tensor" (TF32 scores, near-ties searched again exactly) or "exact".
+template <typename T>
+std::string fused_search_kind(int d, int k);
 
 }  // namespace segcore::cuda
