@@ -89,7 +89,7 @@ bool skip_without_gpu(benchmark::State& state) {
 }
 
 /// The GPU backend; path (4th argument, when given): 0 the shape's choice, 1 the fused kernel,
-/// 2 the GEMM path.
+/// 2 the GEMM path, 3 the fused kernel with its exact search only (no tensor cores).
 template <typename T>
 std::unique_ptr<segcore::KMeansBackend<T>> gpu_backend(long path) {
 #if defined(SEGCORE_WITH_CUDA)
@@ -118,7 +118,10 @@ void LloydCuda(benchmark::State& state) {
     benchmark::DoNotOptimize(r.inertia);
   }
   set_counters(state, n, d, k, sizeof(T));
-  state.SetLabel(backend->describe() + (path == 1 ? " fused" : path == 2 ? " gemm" : ""));
+  state.SetLabel(backend->describe() + (path == 1   ? " fused"
+                                        : path == 2 ? " gemm"
+                                        : path == 3 ? " fused exact"
+                                                    : ""));
 }
 
 /// A whole fit on the GPU from data in host memory, end to end: upload, k-means++ seeding, up to
@@ -250,6 +253,10 @@ void GpuGrid(benchmark::internal::Benchmark* b) {
   for (long path : {1L, 2L})
     for (const auto& s : {std::pair<long, long>{64, 256}, {32, 1024}, {128, 256}, {128, 1024}})
       b->Args({10000000L, s.first, s.second, path});
+  // The fused kernel's exact search beside its tensor-core search (path 0 at these shapes).
+  for (long n : {10000000L, 100000000L})
+    for (const auto& s : {std::pair<long, long>{16, 32}, {8, 256}, {32, 32}})
+      b->Args({n, s.first, s.second, 3});
   b->ArgNames({"n", "d", "k", "path"});
   b->Unit(benchmark::kMillisecond);
   b->UseRealTime();
