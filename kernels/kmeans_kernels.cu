@@ -707,13 +707,15 @@ __host__ __device__ constexpr int point_lanes(int d) {
 /// not generic ones), and no per-tile sort. Each warp is cut into `groups` groups of L =
 /// point_lanes(d) lanes (groups <= 32 / L), and each group owns a set of k x (d + 1) sums: after
 /// a tile's labels, group g walks the warp's points g, g + groups, ... in index order, its lane
-/// s adding features s, s + L, ... of each into the row of that point's label, and its last
-/// lane also the weight (column d). An address of a set is only ever touched by one lane, so
+/// s adding features s, s + L, ... of each into the row of that point's label, and with weights
+/// its last lane also the weight (column d; without weights each lane counts its own point in
+/// the block's integer counts per label). An address of a set is only ever touched by one lane, so
 /// the lanes need no barrier between points and the block none per tile. At the end the block
 /// adds its sets in (warp, group) order into its slice of `partials`; lloyd_finalize adds the
 /// blocks in block order: a fixed order, the same bits on every run. For float rows of up to 16
 /// values (kPairedSearch) a block takes two adjacent tiles at a time, each thread searching a
-/// point of each (nearest_label_pair), then walks the first tile and the second.
+/// point of each (nearest_label_pair), then walks the first tile and the second. With
+/// kTensor, the labels come from tensor_labels instead, one tile at a time.
 // Three blocks of 256 threads per SM need at most 85 registers a thread (ptxas: 80 for rows of
 // up to 16 values, float with the paired search or double): the bound makes ptxas keep them
 // there rather than silently lose a block (without it the double kernels took 100-102). The
@@ -757,8 +759,13 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   const int sets = kWarps * groups;
   double* const mine =
       sums + static_cast<std::size_t>(warp * groups + (walks ? group : 0)) * per_set;
-  if (accumulate)
+  // Unweighted, the block's points per label are counted in integers (shared atomics: the order
+  // of integer additions does not change the count) rather than added per point to column d.
+  int* const counts = reinterpret_cast<int*>(sums + static_cast<std::size_t>(sets) * per_set);
+  if (accumulate) {
     for (int e = threadIdx.x; e < sets * per_set; e += kThreads) sums[e] = 0;
+    for (int j = threadIdx.x; j < k; j += kThreads) counts[j] = 0;
+  }
   __syncthreads();
 
   double inertia = 0, changed = 0;
@@ -789,7 +796,10 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
         first >= data.n ? 0 : static_cast<int>(data.n - first < 32 ? data.n - first : 32);
     // The labels as byte offsets of their rows in a set of sums.
     s_label[32 * warp + slot] = label * width * static_cast<int>(sizeof(double));
-    if (weighted) s_weight[32 * warp + slot] = w;
+    if (weighted)
+      s_weight[32 * warp + slot] = w;
+    else if (w != 0.0)  // a point (weight 1), not past n
+      atomicAdd(&counts[label], 1);
     __syncwarp();
     if (walks) {
       const int* const point_offset = s_label + 32 * warp;
@@ -797,17 +807,35 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       unsigned char* const column = reinterpret_cast<unsigned char*>(mine + sub);
       const bool last_lane = sub == lanes - 1;
       const std::int64_t step = static_cast<std::int64_t>(groups) * d;
-      const T* row = data.x + (group < count ? (first + group) * d + sub : 0);
+      const T* const row0 = data.x + (group < count ? (first + group) * d + sub : 0);
+      // Weighted or not as a compile-time choice: a loop of its own each (without weights there
+      // is no multiply and no column d to add to).
+      const auto walk = [&](auto weighted_c) {
+        constexpr bool kWeighted = decltype(weighted_c)::value;
+        const T* row = row0;
 #pragma unroll 4
-      for (int q = group; q < count; q += groups, row += step) {
-        const double wq = weighted ? point_weight[q] : 1.0;
-        double* const out = reinterpret_cast<double*>(column + point_offset[q]);
+        for (int q = group; q < count; q += groups, row += step) {
+          double* const out = reinterpret_cast<double*>(column + point_offset[q]);
+          if constexpr (kWeighted) {
+            const double wq = point_weight[q];
 #pragma unroll
-        for (int part = 0; part < (DP + 31) / 32; ++part)
-          if (sub + lanes * part < d)
-            out[lanes * part] = fma(wq, static_cast<double>(row[lanes * part]), out[lanes * part]);
-        if (last_lane) out[d - sub] += wq;
-      }
+            for (int part = 0; part < (DP + 31) / 32; ++part)
+              if (sub + lanes * part < d)
+                out[lanes * part] =
+                    fma(wq, static_cast<double>(row[lanes * part]), out[lanes * part]);
+            if (last_lane) out[d - sub] += wq;
+          } else {
+#pragma unroll
+            for (int part = 0; part < (DP + 31) / 32; ++part)
+              if (sub + lanes * part < d)
+                out[lanes * part] += static_cast<double>(row[lanes * part]);
+          }
+        }
+      };
+      if (weighted)
+        walk(std::true_type{});
+      else
+        walk(std::false_type{});
     }
     __syncwarp();  // every lane has read the labels before the next tile writes them
   };
@@ -875,6 +903,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   for (int e = threadIdx.x; e < per_set; e += kThreads) {
     double s = 0;
     for (int v = 0; v < sets; ++v) s += sums[static_cast<std::size_t>(v) * per_set + e];
+    if (!weighted && e % width == d) s += counts[e / width];  // column d of the sets is zero
     out[e] = s;
   }
 }
@@ -1275,13 +1304,16 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
       // its own set of sums) as leave three blocks per SM by the occupancy the device reports
       // (its shared memory and registers), or one set per warp if that leaves two; else
       // lloyd_kernel, whose one set per block takes an eighth of the memory. On an H100 or H200
-      // three blocks have about 73 KB of dynamic shared memory each (d = 16, k = 32: two
-      // groups, 71.8 KB with the exact search's centroids, 72.8 KB with the tensor search's).
+      // three blocks have about 74 KB of dynamic shared memory each (d = 16, k = 32: two
+      // groups, 71.9 KB with the exact search's centroids, 73.2 KB with the tensor search's).
       const auto fits = [&](auto warp_kernel, std::size_t cbytes) {
         const std::size_t limit = dynamic_shared_limit(warp_kernel, device);
+        const std::size_t count_bytes = (static_cast<std::size_t>(k) * sizeof(int) + 15) / 16 * 16;
         const auto bytes_for = [&](int groups) {
           return (cbytes + 15) / 16 * 16 +
-                 (accumulate ? std::size_t{kWarps} * static_cast<std::size_t>(groups) * pbytes : 0);
+                 (accumulate ? std::size_t{kWarps} * static_cast<std::size_t>(groups) * pbytes +
+                                   count_bytes
+                             : 0);
         };
         const auto blocks_per_sm = [&](int groups) {
           const std::size_t bytes = bytes_for(groups);
