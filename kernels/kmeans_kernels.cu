@@ -187,10 +187,12 @@ constexpr bool kTensorCapable = std::is_same_v<T, float>&& DP > 0 && DP <= 32;
 
 /// cvt.rna.tf32.f32.
 __device__ __forceinline__ unsigned to_tf32(float v) {
-#if defined(__CUDA_ARCH__)
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
   return r;
+#elif defined(__CUDA_ARCH__)
+  return __float_as_uint(v);  // no TF32 before 8.0: plan_lloyd never takes this path there
 #elif defined(SEGCORE_CUDA_EMU)
   return ::segcore_emu::tf32_round(v);
 #else
@@ -209,7 +211,7 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4],
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]),
         "f"(c[2]), "f"(c[3]));
 #elif defined(__CUDA_ARCH__)
-  __trap();  // plan_lloyd takes this path on compute capability 8.0 and up only
+  __trap();                   // plan_lloyd takes this path only for code compiled for 8.0 and up
 #elif defined(SEGCORE_CUDA_EMU)
   float acc[4] = {c[0], c[1], c[2], c[3]};
   ::segcore_emu::mma_m16n8k8_tf32(acc, a, b);
@@ -265,15 +267,18 @@ __device__ __forceinline__ TensorBest shfl_xor_tensor(const TensorBest& s, int m
 ///   under 2^-14 xc cc + 2^-15 cc^2.
 /// - The exact search's own float rounding, against which its ties are broken: at most
 ///   (d + 2) 2^-24 (xu cu + cu^2 / 2) in these units.
-/// A floor covers the flushing of subnormal products.
+/// Subnormals, should the tensor cores flush them: an operand flushed to zero loses under
+/// 2^-126 times the other operand, at most 2^-126 sqrt(d) (xc + cc) over d <= 32 features
+/// (covered by 2^-120 (xc + cc)), and a flushed product under 2^-126 (covered by a floor).
 __device__ __forceinline__ float tensor_error_bound(float xc, float cc, float xu, float cu, int d) {
   return 0x1.1p-10f * xc * cc + 0x1p-15f * cc * cc +
-         static_cast<float>(d + 2) * 0x1p-24f * (xu * cu + 0.5f * cu * cu) + 1e-30f;
+         static_cast<float>(d + 2) * 0x1p-24f * (xu * cu + 0.5f * cu * cu) + 0x1p-120f * (xc + cc) +
+         1e-30f;
 }
 
 /// The centroids as tensor_labels reads them (stage_tensor_centroids): `rows` = 8 ceil(k / 8)
 /// rows of kTensorStride<DP> floats (zero past d and past k), their squared norms (+inf past k),
-/// the centred half norms ||c_j - m||^2 / 2 (+inf past k), the mean m (zero past d), and the
+/// the centred half norms ||c_j - m||^2 / 2 (kTensorPad past k), the mean m (zero past d), and the
 /// bound's constants.
 struct TensorCentroids {
   const float* rows;
@@ -528,6 +533,12 @@ __device__ __forceinline__ void stage_centroids(const PackedCentroidsView<T>& c,
   cn = smem + total;
 }
 
+/// The half norm of the padding centroids past k: their scores, -2^126 plus products far
+/// smaller (tensor_labels sends points with values near 1e18 to the exact search), never come
+/// first or second next to a real centroid's, and stay finite (no reliance on how the tensor
+/// cores add infinities).
+constexpr float kTensorPad = 0x1p126f;
+
 /// Shared memory of stage_tensor_centroids: 8 ceil(k / 8) rows of kTensorStride<DP> floats, two
 /// arrays of as many norms, and the mean.
 template <int DP>
@@ -568,7 +579,7 @@ stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
       const float v = cs[j * SC + f] - mean[f];
       s = fmaf(v, v, s);
     }
-    half[j] = j < k ? 0.5f * s : infinity<float>();
+    half[j] = j < k ? 0.5f * s : kTensorPad;
   }
   __syncthreads();
   // The maxima, by each warp over all k (the same order in every warp and block).
@@ -1362,9 +1373,13 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
         return true;
       };
       if constexpr (kTensorCapable<T, DP>) {
-        // mma.sync with TF32 needs compute capability 8.0.
-        if (tensor_search && major >= 8 &&
-            fits(lloyd_warp_sums_kernel<T, DP, true>, tensor_centroid_bytes<DP>(k))) {
+        // mma.sync with TF32 needs compute capability 8.0, in the code the device runs (a
+        // build for an older target, JIT-compiled here, has no tensor search in it).
+        auto tensor_kernel = lloyd_warp_sums_kernel<T, DP, true>;
+        cudaFuncAttributes attr{};
+        check(cudaFuncGetAttributes(&attr, tensor_kernel), "cudaFuncGetAttributes");
+        if (tensor_search && major >= 8 && attr.binaryVersion >= 80 && attr.ptxVersion >= 80 &&
+            fits(tensor_kernel, tensor_centroid_bytes<DP>(k))) {
           plan.tensor_search = true;
           return;
         }

@@ -175,18 +175,19 @@ TEST(CudaBackend, FusedPassPicksWarpSumsWhereTheyFit) {
 #endif
 }
 
-/// Points near the bisectors of pairs of centroids (offset 10 in every feature, so that the
-/// scores are large next to their differences): the midpoint of two random centroids, moved
-/// along their difference by at most 1e-4 of it; every `dup`-th centroid repeats the one before
-/// it (exact ties).
-Data<float> near_ties(std::size_t n, std::size_t d, std::size_t k, std::size_t dup,
+/// Points near the bisectors of pairs of centroids (centroids within 1 of `offset` in every
+/// feature, so that the scores are large next to their differences): the midpoint of two random
+/// centroids, moved along their difference by at most 1e-4 of it; every `dup`-th centroid
+/// repeats the one before it (exact ties).
+Data<float> near_ties(std::size_t n, std::size_t d, std::size_t k, std::size_t dup, double offset,
                       std::vector<float>& c, std::uint64_t seed) {
   detail::Rng rng(seed);
   c.assign(k * d, 0);
   for (std::size_t j = 0; j < k; ++j)
     for (std::size_t f = 0; f < d; ++f)
-      c[j * d + f] = j % dup == dup - 1 && j > 0 ? c[(j - 1) * d + f]
-                                                 : static_cast<float>(10 + 2 * rng.uniform() - 1);
+      c[j * d + f] = j % dup == dup - 1 && j > 0
+                         ? c[(j - 1) * d + f]
+                         : static_cast<float>(offset + 2 * rng.uniform() - 1);
   Data<float> data;
   data.n = n;
   data.d = d;
@@ -207,8 +208,10 @@ Data<float> near_ties(std::size_t n, std::size_t d, std::size_t k, std::size_t d
 // so the same inertia and sums up to the order of the additions.
 // Blobs, points within 1e-4 of a bisector of two centroids whose scores are about 100 times
 // their differences (TF32 alone gets many of these wrong: the bound must send them to the exact
-// search), and repeated centroids (exact ties: the lowest index). Shapes: d = 1, 3, 8, 12, 16,
-// 17 and 31 (one to four k-steps, odd d), k = 1, 5, 20, 32, 100, 256, n not a multiple of 32.
+// search), repeated centroids (exact ties: the lowest index), and near-ties 3e4 from the origin
+// (where the exact search's own float rounding is larger than the differences, so the bound's
+// term for it decides). Shapes: d = 1, 3, 8, 12, 16, 17 and 31 (one to four k-steps, odd d),
+// k = 1, 5, 20, 32, 100, 256, n not a multiple of 32.
 TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
   SKIP_WITHOUT_GPU();
 #if defined(SEGCORE_WITH_CUDA)
@@ -221,7 +224,7 @@ TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
                                    {5000, 12, 20}, {20000, 16, 32}, {4099, 17, 33},
                                    {3001, 4, 256}, {2001, 31, 100}};
   for (const auto& s : shapes)
-    for (int kind = 0; kind < 3; ++kind) {
+    for (int kind = 0; kind < 4; ++kind) {
       const std::size_t n = s[0], d = s[1], k = s[2];
       std::vector<float> c;
       Data<float> data;
@@ -229,7 +232,7 @@ TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
         data = blobs<float>(n, d, std::max<std::size_t>(1, k / 2), true, n + d);
         c = pick_centroids(data, k);
       } else {
-        data = near_ties(n, d, k, kind == 1 ? k + 1 : 2, c, n * 7 + d);
+        data = near_ties(n, d, k, kind == 2 ? 2 : k + 1, kind == 3 ? 3e4 : 10, c, n * 7 + d);
       }
       const ConstMatrixView<float> cv{c.data(), k, d};
       const std::string what = "n=" + std::to_string(n) + " d=" + std::to_string(d) +

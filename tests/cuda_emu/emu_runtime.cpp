@@ -712,6 +712,8 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, const void* func) {
   *attr = cudaFuncAttributes{};
   attr->sharedSizeBytes = kStaticSharedGuess;
   attr->maxThreadsPerBlock = 1024;
+  attr->binaryVersion = 90;  // the device it reports (compute capability 9.0)
+  attr->ptxVersion = 90;
   auto it = func_attributes().find(func);
   attr->maxDynamicSharedSizeBytes = static_cast<int>(
       it == func_attributes().end() ? kDefaultShared : it->second.max_dynamic_shared);
