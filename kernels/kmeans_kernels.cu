@@ -185,20 +185,14 @@ constexpr int kTensorStride = 8 * kTensorSteps<DP> + (kTensorSteps<DP> % 2 == 0 
 template <typename T, int DP>
 constexpr bool kTensorCapable = std::is_same_v<T, float>&& DP > 0 && DP <= 32;
 
-/// cvt.rna.tf32.f32.
-__device__ __forceinline__ unsigned to_tf32(float v) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  unsigned r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
-  return r;
-#elif defined(__CUDA_ARCH__)
-  return __float_as_uint(v);  // no TF32 before 8.0: plan_lloyd never takes this path there
-#elif defined(SEGCORE_CUDA_EMU)
-  return ::segcore_emu::tf32_round(v);
-#else
-  return 0;  // host pass of nvcc: never called
-#endif
-}
+/// v as a TF32 operand of mma, rounded to nearest (ties away from zero) in effect: adding half
+/// a TF32 unit (bit 12) to the bits carries into the 10 kept mantissa bits exactly when
+/// cvt.rna.tf32.f32 would round up, and the tensor cores read only the top 19 bits of an
+/// operand (nvcc itself lowers cvt.rna.tf32.f32 on sm_90 to this add, after a test that only
+/// keeps the bits of infinities and NaNs, which carry into nothing the tensor cores read). One
+/// integer add instead of two instructions; were all 32 bits read, the operand would be off by
+/// at most half a TF32 unit all the same, as after rounding: within the bound.
+__device__ __forceinline__ unsigned to_tf32(float v) { return __float_as_uint(v) + 0x1000u; }
 
 /// d = A B + c (mma.sync m16n8k8, TF32 in, float accumulate; fragments as the PTX ISA lays them
 /// out: tests/cuda_emu's model of it spells the layout out). c may be d.
@@ -211,7 +205,7 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4],
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(c[0]), "f"(c[1]),
         "f"(c[2]), "f"(c[3]));
 #elif defined(__CUDA_ARCH__)
-  __trap();                   // plan_lloyd takes this path only for code compiled for 8.0 and up
+  __trap();  // plan_lloyd takes this path only for code compiled for 8.0 and up
 #elif defined(SEGCORE_CUDA_EMU)
   float acc[4] = {c[0], c[1], c[2], c[3]};
   ::segcore_emu::mma_m16n8k8_tf32(acc, a, b);

@@ -31,7 +31,7 @@
 #pragma once
 
 /// Set in emulated translation units: device code that has an inline-assembly spelling on the GPU
-/// (the tensor-core mma, cvt to TF32) calls the emulator's model of it instead.
+/// (the tensor-core mma) calls the emulator's model of it instead.
 #define SEGCORE_CUDA_EMU 1
 
 #include <cuda_runtime.h>
@@ -85,14 +85,6 @@ T shfl_from(unsigned mask, T v, int src) {
   T out;
   warp_exchange(mask, &v, &out, sizeof(T), src);
   return out;
-}
-
-/// cvt.rna.tf32.f32: v rounded to TF32 (10 explicit mantissa bits), half away from zero.
-inline unsigned tf32_round(float v) {
-  unsigned u;
-  std::memcpy(&u, &v, sizeof u);
-  if ((u & 0x7f800000u) != 0x7f800000u) u += 0x1000u;  // finite: round the magnitude
-  return u & 0xffffe000u;
 }
 
 /// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 with D = C in place: the whole warp's
