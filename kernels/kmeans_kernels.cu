@@ -70,6 +70,22 @@ __device__ __forceinline__ void for_each_norm(const T* __restrict__ cn, int k,
   for (; j < k; ++j) consider(j, cn[j]);
 }
 
+/// x.c over DP floats (a multiple of 4), fma from f = 0 up, c 16-byte aligned.
+template <int DP>
+__device__ __forceinline__ float dot_aligned(const float (&xr)[DP], const float* __restrict__ c) {
+  const float4* c4 = reinterpret_cast<const float4*>(c);
+  float acc = 0;
+#pragma unroll
+  for (int q = 0; q < DP / 4; ++q) {
+    const float4 v = c4[q];
+    acc = fmaf(xr[4 * q], v.x, acc);
+    acc = fmaf(xr[4 * q + 1], v.y, acc);
+    acc = fmaf(xr[4 * q + 2], v.z, acc);
+    acc = fmaf(xr[4 * q + 3], v.w, acc);
+  }
+  return acc;
+}
+
 /// Label of the row: argmin_j ||c_j||^2 - 2 x.c_j, the dot accumulated in T from f = 0 up (the
 /// CPU's order; padded zeros add exactly nothing). DP == 0: d is large, x read from memory.
 template <typename T, int DP>
@@ -87,15 +103,7 @@ __device__ __forceinline__ int nearest_label(const T (&xr)[DP > 0 ? DP : 1],
     if constexpr (DP > 0 && std::is_same_v<T, float>) {
       // 16-byte loads (rows are padded to a multiple of 4 and 16-byte aligned): a quarter of
       // the shared-memory instructions, the same FMAs in the same order.
-      const float4* c4 = reinterpret_cast<const float4*>(c);
-#pragma unroll
-      for (int q = 0; q < DP / 4; ++q) {
-        const float4 v = c4[q];
-        acc = fma(xr[4 * q], v.x, acc);
-        acc = fma(xr[4 * q + 1], v.y, acc);
-        acc = fma(xr[4 * q + 2], v.z, acc);
-        acc = fma(xr[4 * q + 3], v.w, acc);
-      }
+      acc = dot_aligned<DP>(xr, c);
     } else if constexpr (DP > 0) {
 #pragma unroll
       for (int f = 0; f < DP; ++f) acc = fma(xr[f], c[f], acc);
@@ -412,17 +420,7 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
     float best = infinity<float>();
     int best_j = k;
     for (int j = lane; j < k; j += 32) {
-      const float4* c4 = reinterpret_cast<const float4*>(cs + j * SC);
-      float acc = 0;
-#pragma unroll
-      for (int q = 0; q < DP / 4; ++q) {
-        const float4 v = c4[q];
-        acc = fmaf(xr[4 * q], v.x, acc);
-        acc = fmaf(xr[4 * q + 1], v.y, acc);
-        acc = fmaf(xr[4 * q + 2], v.z, acc);
-        acc = fmaf(xr[4 * q + 3], v.w, acc);
-      }
-      const float v = fmaf(-2.0f, acc, cn[j]);
+      const float v = fmaf(-2.0f, dot_aligned<DP>(xr, cs + j * SC), cn[j]);
       if (v < best) {
         best = v;
         best_j = j;
