@@ -358,8 +358,8 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
     }
     // This lane's accumulator columns: centroids j0 and j0 + 1, from -||c'||^2 / 2.
     const int j0 = 8 * nt + 2 * t;
-    const float2 half = *reinterpret_cast<const float2*>(tc.half_centred + j0);
-    const float h0 = -half.x, h1 = -half.y;
+    const float2 hn = *reinterpret_cast<const float2*>(tc.half_centred + j0);
+    const float h0 = -hn.x, h1 = -hn.y;
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt) {
       const float init[4] = {h0, h1, h0, h1};
