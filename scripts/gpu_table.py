@@ -4,7 +4,9 @@ from the JSON that scripts/gpu_check.sh writes:
 
   scripts/gpu_table.py KMEANS.json LSTSQ.json TORCH.jsonl
 
-Ratios use the device-to-device copy bandwidth measured in the same run (DeviceCopy, bytes read).
+Ratios use the device's bandwidth as a device-to-device copy measures it in the same run
+(DeviceCopy: bytes read plus bytes written per second): "x read" is a benchmark's time over the
+time of reading its data once at that bandwidth.
 
   scripts/gpu_table.py --merge OUT.json IN.json...
 
@@ -35,9 +37,11 @@ km, lsq = load(sys.argv[1]), load(sys.argv[2])
 torch = []
 if os.path.exists(sys.argv[3]):
     torch = [json.loads(l) for l in open(sys.argv[3]) if l.strip().startswith("{")]
-copy = [x for x in km if x["name"].startswith("DeviceCopy")]
-bw = copy[0].get("GB_read", 0) if copy else 0  # GB/s read by a device-to-device copy
-print(f"device copy: {bw:.0f} GB/s read")
+copy = [x for x in km if x["name"].startswith("DeviceCopy") and "error_message" not in x]
+# GB/s moved (read + written) by a device-to-device copy; JSON from before GB_moved has the read
+# rate only, half of it.
+bw = (copy[0].get("GB_moved") or 2 * copy[0].get("GB_read", 0)) if copy else 0
+print(f"device copy: {bw:.0f} GB/s (bytes read + written)")
 
 def shape(name):
     m = re.search(r"n:(\d+)/d:(\d+)/k:(\d+)", name)
@@ -86,8 +90,8 @@ if s in lloyd and s in sgemm:
     print(f"10M x 128 k=1024: {lloyd[s]:.2f} ms = {lloyd[s] / sgemm[s]:.2f} x SGEMM (target <= 1.5)")
 for x in ok:
     if x["name"].startswith("FitCuda/n:100000000"):
-        print(f"fit 100M x 16 k=32: {ms(x) / 1e3:.2f} s, {x.get('iterations', 0):.0f} iterations "
-              f"(target < 2 s)")
+        print(f"fit 100M x 16 k=32: {ms(x) / 1e3:.2f} s, {x.get('lloyd_iterations', 0):.0f} Lloyd "
+              f"iterations (target < 2 s)")
 kern = {x["name"].split("/")[0]: x for x in ok if "m:24/features:4" in x["name"]}
 if "BM_lstsq_cuda_kernel" in kern and bw:
     k = kern["BM_lstsq_cuda_kernel"]

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Checks the scripts that turn a GPU run's output into its figures (scripts/gpu_table.py), on
+made-up benchmark output whose figures are known: they run on a GPU machine only once a session
+has one, and a wrong ratio there would be a wrong claim.
+
+  tests/gpu_scripts_test.py SCRIPTS_DIR
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+SCRIPTS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "scripts")
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def bench(name, ms, **counters):
+    return dict(name=name, run_name=name, real_time=ms, cpu_time=ms, time_unit="ms", iterations=10,
+                **counters)
+
+
+def write_json(path, benchmarks):
+    with open(path, "w") as f:
+        json.dump({"context": {"host_name": "test"}, "benchmarks": benchmarks}, f)
+
+
+def table(tmp, km, lsq=None, torch=None):
+    kp, lp, tp = (os.path.join(tmp, n) for n in ("km.json", "lsq.json", "torch.jsonl"))
+    write_json(kp, km)
+    if lsq is not None:
+        write_json(lp, lsq)
+    elif os.path.exists(lp):
+        os.remove(lp)
+    with open(tp, "w") as f:
+        for t in torch or []:
+            f.write(json.dumps(t) + "\n")
+    r = subprocess.run([sys.executable, os.path.join(SCRIPTS, "gpu_table.py"), kp, lp, tp],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"gpu_table exits 0 (stderr: {r.stderr.strip()})")
+    return r.stdout
+
+
+def figure(out, pattern):
+    m = re.search(pattern, out)
+    return float(m.group(1)) if m else None
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    # A copy of 4 GiB at 3000 GB/s moved (1500 read): reading 100M x 16 floats (6.4 GB) once
+    # takes 6.4 / 3000 s = 2.133 ms, so 2.773 ms is 1.30 x the read time.
+    copy = bench("DeviceCopy/manual_time", 2.863, GB_read=1500.0, GB_moved=3000.0)
+    lloyd = bench("LloydCuda<float>/n:100000000/d:16/k:32/path:0/real_time", 2.773, GB=6.4 / 2.773e-3)
+    exact = bench("LloydCuda<float>/n:100000000/d:16/k:32/path:3/real_time", 4.267)
+    big = bench("LloydCuda<float>/n:10000000/d:128/k:1024/path:0/real_time", 60.0)
+    sgemm = bench("Sgemm/n:10000000/d:128/k:1024/manual_time", 48.0)
+    fit = bench("FitCuda/n:100000000/d:16/k:32/iterations:3/real_time", 1500.0, lloyd_iterations=37)
+    kern = bench("BM_lstsq_cuda_kernel/m:24/features:4/manual_time", 2.0)
+    gels = bench("BM_cublas_gels_batched/m:24/features:4/manual_time", 30.0)
+    torch = [{"peer": "pytorch", "n": 100000000, "d": 16, "k": 32, "ms_median": 27.73}]
+    out = table(tmp, [copy, lloyd, exact, big, sgemm, fit], [kern, gels], torch)
+    print(out)
+    check(figure(out, r"device copy: (\d+) GB/s") == 3000, "the copy's bandwidth is bytes read + written")
+    check(figure(out, r"100M x 16 k=32: [\d.]+ ms = ([\d.]+) x read time") == 1.30,
+          "100M x 16: 2.773 ms over 6.4 GB at 3000 GB/s is 1.30 x the read time")
+    check(figure(out, r"exact search instead .*= ([\d.]+) x read time") == 2.00,
+          "the exact search's 4.267 ms is 2.00 x the read time")
+    check(figure(out, r"vs PyTorch [\d.]+ ms: ([\d.]+)x faster") == 10.0, "PyTorch 27.73 ms is 10.0x")
+    check(figure(out, r"10M x 128 k=1024: [\d.]+ ms = ([\d.]+) x SGEMM") == 1.25, "60 / 48 ms is 1.25 x SGEMM")
+    check(figure(out, r"fit 100M x 16 k=32: ([\d.]+) s") == 1.50, "the fit's 1500 ms is 1.50 s")
+    check(figure(out, r"fit 100M x 16 k=32: [\d.]+ s, (\d+) Lloyd iterations") == 37,
+          "the fit's Lloyd iterations, not the benchmark's")
+    # 10M problems of 24 x 5 floats: 4.8 GB, 1.6 ms at 3000 GB/s; 2 ms is 1.25 x.
+    check(figure(out, r"lstsq 10M x 24x\(4\+1\): [\d.]+ ms = ([\d.]+) x read time") == 1.25,
+          "lstsq: 2 ms over 4.8 GB at 3000 GB/s is 1.25 x the read time")
+    check(figure(out, r"gelsBatched [\d.]+ ms: ([\d.]+)x faster") == 15.0, "gelsBatched 30 / 2 ms is 15.0x")
+
+    # Output from before GB_moved (the read rate only) gives the same reference.
+    legacy = dict(copy)
+    del legacy["GB_moved"]
+    out = table(tmp, [legacy, lloyd])
+    check(figure(out, r"device copy: (\d+) GB/s") == 3000, "GB_read alone: twice it is the bandwidth")
+    check(figure(out, r"100M x 16 k=32: [\d.]+ ms = ([\d.]+) x read time") == 1.30,
+          "GB_read alone: the same ratio")
+
+    # No copy measured: no ratio is claimed.
+    out = table(tmp, [lloyd])
+    check("x read time" not in out, "without a copy there is no read-time ratio")
+
+if failures:
+    print(f"{len(failures)} check(s) failed")
+    sys.exit(1)
+print("all checks passed")
