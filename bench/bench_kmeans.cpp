@@ -2,7 +2,8 @@
 // CUDA backend over a grid of (n, d, k), float32 and float64. Counters: points/s, GB/s of the
 // data read once, GFLOP/s of the 2*n*k*d distance flops. The GPU figures are wall-clock per
 // pass including the one small copy of the k x d sums back to the host (which the driver needs
-// every iteration); DeviceCopy measures the device's copy bandwidth in the same run, the
+// every iteration), with the device's time of the same passes from CUDA events beside them
+// (pass_ms, kernels_ms); DeviceCopy measures the device's copy bandwidth in the same run, the
 // reference for "one read of the data".
 //
 //   build/bench/bench_kmeans --benchmark_counters_tabular=true
@@ -100,9 +101,16 @@ std::unique_ptr<segcore::KMeansBackend<T>> gpu_backend(long path) {
 #endif
 }
 
+/// One Lloyd pass of the GPU backend per iteration, timed by the wall clock (what a fit waits
+/// for: the centroids' upload, the kernels, the results' copy back and the host's share), with
+/// the device's time of the same passes from CUDA events beside it: counters pass_ms (upload and
+/// kernels) and kernels_ms (the kernels alone), means over the iterations. With `sums` false, the
+/// pass without the update's sums (labels, inertia and the change count only), which parts the
+/// search's cost from the sums'.
 template <typename T>
-void LloydCuda(benchmark::State& state) {
+void lloyd_cuda_pass(benchmark::State& state, bool sums) {
   if (skip_without_gpu(state)) return;
+#if defined(SEGCORE_WITH_CUDA)
   const std::size_t n = static_cast<std::size_t>(state.range(0));
   const std::size_t d = static_cast<std::size_t>(state.range(1));
   const std::size_t k = static_cast<std::size_t>(state.range(2));
@@ -111,17 +119,40 @@ void LloydCuda(benchmark::State& state) {
   std::vector<T> c(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(k * d));
   auto backend = gpu_backend<T>(path);
   backend->set_data({x.data(), n, d}, nullptr);
-  std::vector<double> sums(k * d), wsum(k);
-  backend->lloyd_pass({c.data(), k, d}, sums.data(), wsum.data());  // warm-up, plan
+  std::vector<double> sum(k * d), wsum(k);
+  double* const s = sums ? sum.data() : nullptr;
+  double* const w = sums ? wsum.data() : nullptr;
+  backend->lloyd_pass({c.data(), k, d}, s, w);  // warm-up, plan
+  segcore::cuda::enable_pass_timing(*backend);
+  double pass_ms = 0, kernels_ms = 0;
   for (auto _ : state) {
-    const auto r = backend->lloyd_pass({c.data(), k, d}, sums.data(), wsum.data());
+    const auto r = backend->lloyd_pass({c.data(), k, d}, s, w);
     benchmark::DoNotOptimize(r.inertia);
+    const segcore::cuda::PassTiming t = segcore::cuda::last_pass_timing(*backend);
+    pass_ms += t.pass_ms;
+    kernels_ms += t.kernels_ms;
   }
   set_counters(state, n, d, k, sizeof(T));
+  state.counters["pass_ms"] = benchmark::Counter(pass_ms, benchmark::Counter::kAvgIterations);
+  state.counters["kernels_ms"] = benchmark::Counter(kernels_ms, benchmark::Counter::kAvgIterations);
   state.SetLabel(backend->describe() + (path == 1   ? " fused"
                                         : path == 2 ? " gemm"
                                         : path == 3 ? " fused exact"
                                                     : ""));
+#else
+  (void)sums;
+#endif
+}
+
+template <typename T>
+void LloydCuda(benchmark::State& state) {
+  lloyd_cuda_pass<T>(state, true);
+}
+
+/// The same pass without the update's sums.
+template <typename T>
+void LloydCudaLabels(benchmark::State& state) {
+  lloyd_cuda_pass<T>(state, false);
 }
 
 /// A whole fit on the GPU from data in host memory, end to end: upload, k-means++ seeding, up to
@@ -266,6 +297,16 @@ void GpuGrid(benchmark::internal::Benchmark* b) {
   b->UseRealTime();
 }
 
+/// The pass without sums where the update's share matters most: the retail shape of the
+/// issue's first target, with the tensor-core and the exact search.
+void LabelsGrid(benchmark::internal::Benchmark* b) {
+  for (long n : {10000000L, 100000000L})
+    for (long path : {0L, 3L}) b->Args({n, 16, 32, path});
+  b->ArgNames({"n", "d", "k", "path"});
+  b->Unit(benchmark::kMillisecond);
+  b->UseRealTime();
+}
+
 void SgemmGrid(benchmark::internal::Benchmark* b) {
   for (const auto& s : {std::pair<long, long>{128, 1024}, {128, 256}, {32, 1024}, {16, 32}})
     b->Args({10000000L, s.first, s.second});
@@ -302,6 +343,7 @@ BENCHMARK_TEMPLATE(Lloyd, float)->Apply(Grid);
 BENCHMARK_TEMPLATE(Lloyd, double)->Apply(DoubleGrid);
 BENCHMARK(DeviceCopy)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(LloydCuda, float)->Apply(GpuGrid);
+BENCHMARK_TEMPLATE(LloydCudaLabels, float)->Apply(LabelsGrid);
 BENCHMARK(Sgemm)->Apply(SgemmGrid)->UseManualTime();
 BENCHMARK(FitCuda)
     ->ArgNames({"n", "d", "k"})

@@ -6,7 +6,8 @@
 #   scripts/gpu_check.sh [quick|full] [STAGES]
 #
 # quick: the benchmark shapes of the done-when figures only; full: the whole grid. STAGES, comma
-# separated (default all, in this order): build, test, bench, peers, table, sanitize. A quick
+# separated (default all, in this order): build, test, bench, peers, table, profile (Nsight
+# Compute on one Lloyd pass, scripts/ncu_table.py), sanitize. A quick
 # run of every stage is meant for ONE device command (a session has 15 minutes of device time,
 # the machine's start included): SEGCORE_GPU_DEADLINE (seconds from the start, default 540) is
 # checked before each benchmark, peer and sanitizer run, which past it are skipped and logged as
@@ -18,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-quick}"
-stages="${2:-build,test,bench,peers,table,sanitize}"
+stages="${2:-build,test,bench,peers,table,profile,sanitize}"
 deadline="${SEGCORE_GPU_DEADLINE:-540}"
 has() { [[ ",$stages," == *",$1,"* ]]; }
 deps=/tmp/deps
@@ -37,6 +38,7 @@ km="$res/gpu-bench-kmeans-$device-$stamp.json"
 lsq="$res/gpu-bench-lstsq-$device-$stamp.json"
 torch="$res/gpu-peer-torch-$device-$stamp.jsonl"
 table="$res/gpu-table-$device-$stamp.txt"
+ncu_summary="$res/gpu-ncu-$device-$stamp.txt"
 out="${OUT:-bench/results}"
 
 log() { echo "$*" | tee -a "$summary"; }
@@ -64,7 +66,7 @@ fail() {
 ship() {
   mkdir -p "$out"
   tar -czf "$out/gpu-logs-$device.tar.gz" -C build-gpu gpu-results
-  for f in "$summary" "$km" "$lsq" "$torch" "$table"; do
+  for f in "$summary" "$km" "$lsq" "$torch" "$table" "$ncu_summary"; do
     if [ -f "$f" ]; then cp "$f" "$out/"; fi
   done
 }
@@ -99,11 +101,12 @@ fi
 
 if has bench; then
   # K-means, in groups by priority, each into its own JSON and merged into $km after each.
-  # quick: the copy bandwidth and the done-when shapes first (100M x 16 k = 32 beside the copy;
+  # quick: the copy bandwidth and the done-when shapes first (100M x 16 k = 32 beside the copy,
+  # with and without the update's sums;
   # 10M x 128 k = 1024 beside the SGEMM of its distance shape; the whole 100M fit), then the CPU
   # backend on this machine's cores at two of them. full: the whole GPU grid (both paths where
   # the choice is close), then the CPU grid.
-  groups=('DeviceCopy|LloydCuda<float>/n:100000000/d:16/k:32/|Sgemm/n:100000000/d:16/k:32'
+  groups=('DeviceCopy|LloydCuda(Labels)?<float>/n:100000000/d:16/k:32/|Sgemm/n:100000000/d:16/k:32'
           'LloydCuda<float>/n:10000000/d:128/k:1024/|Sgemm/n:10000000/d:128/k:1024'
           'FitCuda/n:100000000'
           'LloydCuda<float>/n:10000000/d:16/k:32/|Lloyd<float>/n:10000000/d:(16/k:32|128/k:1024)/threads:0')
@@ -143,6 +146,57 @@ if has table; then
   ship
 fi
 
+if has profile; then
+  # Nsight Compute on one Lloyd pass (and its block reduction) at 10M x 16, k = 32 (data well
+  # past L2), tensor-core and exact search: what each moves and issues per point
+  # (scripts/ncu_table.py). --clock-control none leaves the clocks as the card has them. A first
+  # try asks for named metrics beside the sections; should this ncu not know one of them (or
+  # --print-units), a second try takes the sections alone.
+  ncu_bin="$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2> /dev/null | head -1 || true)"
+  metrics=gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum
+  metrics+=,lts__t_sectors_srcunit_tex_op_read.sum,l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum
+  metrics+=,l1tex__t_sectors_pipe_lsu_mem_global_op_ld_lookup_hit.sum,smsp__inst_executed.sum
+  metrics+=,smsp__issue_active.avg.pct_of_peak_sustained_active
+  metrics+=,sm__warps_active.avg.pct_of_peak_sustained_active
+  metrics+=,l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum
+  for stall in long_scoreboard short_scoreboard mio_throttle lg_throttle math_pipe_throttle wait \
+    barrier not_selected no_instruction dispatch_stall branch_resolving; do
+    metrics+=,smsp__average_warps_issue_stalled_${stall}_per_issue_active.ratio
+  done
+  sections=(--section SpeedOfLight --section LaunchStats --section Occupancy
+    --section WarpStateStats --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis)
+  if [ -z "$ncu_bin" ]; then
+    log "profile: no ncu on this machine"
+  else
+    profiles=()
+    for path in 0 3; do
+      name=$([ $path = 0 ] && echo tensor || echo exact)
+      csv="$res/ncu-lloyd-$name.csv"
+      for try in metrics sections; do
+        time_for 60 "ncu $name ($try)" || break
+        extra=()
+        [ $try = metrics ] && extra=(--metrics "$metrics" --print-units base)
+        bounded 180 "$ncu_bin" --clock-control none --kernel-name 'regex:lloyd_(warp_sums_kernel|kernel|finalize)' \
+          --launch-skip 2 --launch-count 2 "${sections[@]}" "${extra[@]}" \
+          --csv --page raw \
+          build-gpu/bench/bench_kmeans --benchmark_filter="LloydCuda<float>/n:10000000/d:16/k:32/path:$path/" \
+          --benchmark_min_time=0.01 > "$csv" 2> "$res/ncu-lloyd-$name.err"
+        rc=$?
+        log "ncu $name ($try): exit $rc at $SECONDS s"
+        if [ $rc = 0 ] && grep -q lloyd "$csv"; then
+          profiles+=("$name=$csv")
+          break
+        fi
+      done
+    done
+    if [ ${#profiles[@]} -gt 0 ]; then
+      python3 scripts/ncu_table.py --points 10000000 --dims 16 "${profiles[@]}" > "$ncu_summary" 2>&1
+      cat "$ncu_summary" >> "$summary"
+    fi
+  fi
+  ship
+fi
+
 if has sanitize && command -v compute-sanitizer > /dev/null; then
   san() { # tool binary filter name
     time_for 30 "$4" || return 0
@@ -160,6 +214,7 @@ fi
 set -e
 
 ship
-# The table last, as the device tool's reply shows the end of the output.
+# The tables last, as the device tool's reply shows the end of the output.
+[ -f "$ncu_summary" ] && cat "$ncu_summary"
 [ -f "$table" ] && cat "$table"
 echo "results in $out: $(ls "$out" | tr '\n' ' ')"

@@ -51,18 +51,24 @@ def ms(x):
     return x["real_time"] if x.get("time_unit") == "ms" else x["real_time"] / 1e6
 
 ok = [x for x in km + lsq if "error_message" not in x]
-print(f"{'benchmark':64} {'ms':>9} {'GB/s':>8} {'x read':>7}")
+# ms: the wall time per benchmark iteration; for the GPU Lloyd passes, pass and kernels: the
+# device's time of the same passes from CUDA events (upload and kernels; kernels alone).
+print(f"{'benchmark':64} {'ms':>9} {'pass':>8} {'kernels':>8} {'GB/s':>8} {'x read':>7}")
 for x in ok:
     gbs = x.get("GB", x.get("GB/s", 0))
     on_cpu = x["name"].startswith("Lloyd<")  # the CPU backend: no device bandwidth ratio
     ratio = f"{bw / gbs:7.2f}" if gbs and bw and not on_cpu else ""
-    print(f"{x['name']:64} {ms(x):9.3f} {gbs:8.0f} {ratio:>7}")
+    dev = "".join(f" {x[c]:8.3f}" if c in x else " " * 9 for c in ("pass_ms", "kernels_ms"))
+    print(f"{x['name']:64} {ms(x):9.3f}{dev} {gbs:8.0f} {ratio:>7}")
 for t in torch:
     if "ms_median" in t:
         print(f"{'pytorch n=%d d=%d k=%d' % (t['n'], t['d'], t['k']):64} {t['ms_median']:9.3f}")
 # The done-when figures.
-lloyd = {shape(x["name"]): ms(x) for x in ok
-         if x["name"].startswith("LloydCuda") and "/path:0" in x["name"]}
+def path0(prefix):
+    return {shape(x["name"]): x for x in ok
+            if x["name"].startswith(prefix + "<") and "/path:0" in x["name"]}
+lloyd_runs, labels_runs = path0("LloydCuda"), path0("LloydCudaLabels")
+lloyd = {s: ms(x) for s, x in lloyd_runs.items()}
 sgemm = {shape(x["name"]): ms(x) for x in ok if x["name"].startswith("Sgemm")}
 cpu = {shape(x["name"]): ms(x) for x in ok
        if x["name"].startswith("Lloyd<float>") and x["name"].endswith("/threads:0/real_time")}
@@ -78,6 +84,15 @@ s = (100000000, 16, 32)
 if s in lloyd and bw:
     read_ms = s[0] * s[1] * 4 / (bw * 1e9) * 1e3
     print(f"100M x 16 k=32: {lloyd[s]:.2f} ms = {lloyd[s] / read_ms:.2f} x read time (target <= 1.3)")
+    run = lloyd_runs[s]
+    if "kernels_ms" in run:
+        print(f"  on the device (CUDA events): the pass {run['pass_ms']:.2f} ms, its kernels "
+              f"{run['kernels_ms']:.2f} ms = {run['kernels_ms'] / read_ms:.2f} x read time; "
+              f"the host and the copy back {lloyd[s] - run['pass_ms']:.2f} ms")
+    if s in labels_runs:
+        lab = labels_runs[s]
+        print(f"  without the update's sums: {ms(lab):.2f} ms = {ms(lab) / read_ms:.2f} x read time "
+              f"(the sums {lloyd[s] - ms(lab):.2f} ms)")
     exact = [ms(x) for x in ok if x["name"].startswith("LloydCuda") and "/path:3" in x["name"]
              and shape(x["name"]) == s]
     if exact:

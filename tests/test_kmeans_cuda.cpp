@@ -567,6 +567,43 @@ TEST(CudaBackend, ErrorPaths) {
   }
 }
 
+#if defined(SEGCORE_WITH_CUDA)
+TEST(CudaBackend, PassTimingFromEventsChangesNothing) {
+  SKIP_WITHOUT_GPU();
+  const Data<float> data = blobs<float>(5000, 8, 4, false, 11);
+  const std::size_t k = 6, d = data.d;
+  const std::vector<float> c = pick_centroids(data, k);
+  auto timed = cuda::make_cuda_backend<float>();
+  auto plain = cuda::make_cuda_backend<float>();
+  timed->set_data(data.view(), nullptr);
+  plain->set_data(data.view(), nullptr);
+  EXPECT_THROW(cuda::last_pass_timing(*timed), InvalidArgument);  // not enabled
+  cuda::enable_pass_timing(*timed);
+  EXPECT_THROW(cuda::last_pass_timing(*timed), InvalidArgument);  // no pass yet
+  std::vector<double> s1(k * d), w1(k), s2(k * d), w2(k);
+  const LloydPassResult r1 = timed->lloyd_pass({c.data(), k, d}, s1.data(), w1.data());
+  const LloydPassResult r2 = plain->lloyd_pass({c.data(), k, d}, s2.data(), w2.data());
+  const cuda::PassTiming t = cuda::last_pass_timing(*timed);
+  EXPECT_GT(t.pass_ms, 0.0);
+  EXPECT_GE(t.kernels_ms, 0.0);
+  EXPECT_LE(t.kernels_ms, t.pass_ms);
+  EXPECT_EQ(0, std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(double)));
+  EXPECT_EQ(0, std::memcmp(w1.data(), w2.data(), w1.size() * sizeof(double)));
+  EXPECT_EQ(0, std::memcmp(&r1.inertia, &r2.inertia, sizeof(double)));
+  // Without sums too (the events bracket that pass as well).
+  timed->lloyd_pass({c.data(), k, d}, nullptr, nullptr);
+  EXPECT_LE(cuda::last_pass_timing(*timed).kernels_ms, cuda::last_pass_timing(*timed).pass_ms);
+  // Only the CUDA backend keeps the events.
+  auto cpu = make_kmeans_backend<float>(Device::kCpu, 1);
+  try {
+    cuda::enable_pass_timing(*cpu);
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("CUDA backend"), std::string::npos) << e.what();
+  }
+}
+#endif
+
 // ---- everywhere: dispatch ------------------------------------------------------------------
 
 TEST(CudaDispatch, CudaWithoutADeviceIsAClearError) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "cuda/cuda_backend.hpp"
@@ -186,7 +187,9 @@ class CudaBackend final : public KMeansBackend<T> {
   }
 
   LloydPassResult lloyd_pass(ConstMatrixView<T> c, double* sums, double* weight_sums) override {
+    if (timing_) timing_->start.record(stream_.get());
     const Packed& p = pack(c);
+    if (timing_) timing_->kernels.record(stream_.get());
     const bool accumulate = sums != nullptr && weight_sums != nullptr;
     const int k = static_cast<int>(c.rows), d = static_cast<int>(d_);
     const auto n = static_cast<std::int64_t>(n_);
@@ -227,8 +230,14 @@ class CudaBackend final : public KMeansBackend<T> {
                           lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
     }
     const std::size_t count = accumulate ? 2 + static_cast<std::size_t>(k) * (d_ + 1) : 2;
+    if (timing_) timing_->stop.record(stream_.get());
     host_out_.resize(count);
     download(host_out_.data(), lloyd_out_.data(), count);
+    if (timing_) {
+      timing_->last.pass_ms = timing_->stop.since(timing_->start);
+      timing_->last.kernels_ms = timing_->stop.since(timing_->kernels);
+      timing_->passes += 1;
+    }
     LloydPassResult r;
     r.inertia = host_out_[0];
     r.changed = static_cast<std::int64_t>(host_out_[1]);
@@ -237,6 +246,15 @@ class CudaBackend final : public KMeansBackend<T> {
       std::copy(host_out_.begin() + 2 + k * d_, host_out_.begin() + 2 + k * d_ + k, weight_sums);
     }
     return r;
+  }
+
+  void enable_pass_timing() {
+    if (!timing_) timing_ = std::make_unique<Timing>();
+  }
+  PassTiming last_pass_timing() const {
+    if (!timing_ || timing_->passes == 0)
+      throw InvalidArgument("no Lloyd pass has been timed (enable_pass_timing first)");
+    return timing_->last;
   }
 
   double inertia(ConstMatrixView<T> c) override {
@@ -604,7 +622,24 @@ class CudaBackend final : public KMeansBackend<T> {
   DeviceBuffer<std::int32_t> next_labels_;
   DeviceBuffer<unsigned char> sums_scratch_;
   std::int64_t tile_rows_ = 0;
+  // The events of PassTiming (enable_pass_timing).
+  struct Timing {
+    Event start, kernels, stop;
+    PassTiming last;
+    std::int64_t passes = 0;
+  };
+  std::unique_ptr<Timing> timing_;
 };
+
+/// `backend` as the CUDA backend (B: KMeansBackend<T> or const KMeansBackend<T>), for the
+/// functions of cuda_backend.hpp that only it has.
+template <typename T, typename B>
+auto& as_cuda(B& backend) {
+  using Cuda = std::conditional_t<std::is_const_v<B>, const CudaBackend<T>, CudaBackend<T>>;
+  auto* cuda = dynamic_cast<Cuda*>(&backend);
+  if (!cuda) throw InvalidArgument("pass timing needs the CUDA backend, not " + backend.describe());
+  return *cuda;
+}
 
 }  // namespace
 
@@ -615,6 +650,20 @@ std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path) {
 
 template std::unique_ptr<KMeansBackend<float>> make_cuda_backend<float>(LloydPath);
 template std::unique_ptr<KMeansBackend<double>> make_cuda_backend<double>(LloydPath);
+
+template <typename T>
+void enable_pass_timing(KMeansBackend<T>& backend) {
+  as_cuda<T>(backend).enable_pass_timing();
+}
+template void enable_pass_timing<float>(KMeansBackend<float>&);
+template void enable_pass_timing<double>(KMeansBackend<double>&);
+
+template <typename T>
+PassTiming last_pass_timing(const KMeansBackend<T>& backend) {
+  return as_cuda<T>(backend).last_pass_timing();
+}
+template PassTiming last_pass_timing<float>(const KMeansBackend<float>&);
+template PassTiming last_pass_timing<double>(const KMeansBackend<double>&);
 
 template <typename T>
 std::string fused_sums_kind(int d, int k) {

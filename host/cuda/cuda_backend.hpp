@@ -22,6 +22,27 @@ enum class LloydPath { kAuto, kFused, kGemm, kFusedExact };
 template <typename T>
 std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path = LloydPath::kAuto);
 
+/// Device time of a CUDA backend's last Lloyd pass, from CUDA events on its stream: `pass_ms`
+/// from before the centroids' upload to the end of the kernels (everything the pass queues but
+/// the copy of its results back), `kernels_ms` the kernels alone (the Lloyd kernel, the GEMM
+/// path's and the reduction of the blocks' sums). What the host does between passes shows as
+/// the wall time per pass minus pass_ms.
+struct PassTiming {
+  double pass_ms = 0;
+  double kernels_ms = 0;
+};
+
+/// Has `backend` (make_cuda_backend's) record the events of PassTiming around every later
+/// Lloyd pass; off by default (three events, a few microseconds a pass). Throws InvalidArgument
+/// for a backend that is not CUDA's.
+template <typename T>
+void enable_pass_timing(KMeansBackend<T>& backend);
+
+/// The PassTiming of `backend`'s last Lloyd pass; throws InvalidArgument for a backend that is
+/// not CUDA's, or when no pass has run since enable_pass_timing.
+template <typename T>
+PassTiming last_pass_timing(const KMeansBackend<T>& backend);
+
 /// Where the fused Lloyd pass keeps its per-centroid sums for d features and k centroids on the
 /// current device: "warp/G" (lloyd_warp_sums_kernel: G groups of lanes per warp, each with its
 /// own set of sums in shared memory, no sort),
