@@ -107,17 +107,20 @@ std::unique_ptr<segcore::KMeansBackend<T>> gpu_backend(long path) {
 /// kernels) and kernels_ms (the kernels alone), means over the iterations. With `sums` false, the
 /// pass without the update's sums (labels, inertia and the change count only), which parts the
 /// search's cost from the sums'.
+/// The 4th argument is the path or, with `groups_arg`, cap_warp_groups's cap (the path then the
+/// shape's choice).
 template <typename T>
-void lloyd_cuda_pass(benchmark::State& state, bool sums) {
+void lloyd_cuda_pass(benchmark::State& state, bool sums, bool groups_arg = false) {
   if (skip_without_gpu(state)) return;
 #if defined(SEGCORE_WITH_CUDA)
   const std::size_t n = static_cast<std::size_t>(state.range(0));
   const std::size_t d = static_cast<std::size_t>(state.range(1));
   const std::size_t k = static_cast<std::size_t>(state.range(2));
-  const long path = state.range(3);
+  const long path = groups_arg ? 0 : state.range(3);
   const std::vector<T>& x = large_data<T>(n, d);
   std::vector<T> c(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(k * d));
   auto backend = gpu_backend<T>(path);
+  if (groups_arg) segcore::cuda::cap_warp_groups(*backend, static_cast<int>(state.range(3)));
   backend->set_data({x.data(), n, d}, nullptr);
   std::vector<double> sum(k * d), wsum(k);
   double* const s = sums ? sum.data() : nullptr;
@@ -141,6 +144,7 @@ void lloyd_cuda_pass(benchmark::State& state, bool sums) {
                                                     : ""));
 #else
   (void)sums;
+  (void)groups_arg;
 #endif
 }
 
@@ -153,6 +157,14 @@ void LloydCuda(benchmark::State& state) {
 template <typename T>
 void LloydCudaLabels(benchmark::State& state) {
   lloyd_cuda_pass<T>(state, false);
+}
+
+/// The pass with at most `groups` groups of lanes per warp in the warp-sums kernel (each group
+/// a set of sums in shared memory): fewer leave more of the SM's memory to L1, where the second
+/// and third reads of each row should hit, for a longer walk (bench/README.md).
+template <typename T>
+void LloydCudaGroups(benchmark::State& state) {
+  lloyd_cuda_pass<T>(state, true, true);
 }
 
 /// A whole fit on the GPU from data in host memory, end to end: upload, k-means++ seeding, up to
@@ -278,12 +290,12 @@ void DeviceCopy(benchmark::State& state) {
 #endif
 }
 
+/// The grid: n in {1M, 10M, 100M}, d in {4, ..., 128}, k in {4, ..., 1024} (100M x 128
+/// floats are 51 GB: on an 80 GB card the GEMM path's buffers still fit beside them).
 void GpuGrid(benchmark::internal::Benchmark* b) {
-  for (long n : {1000000L, 10000000L})
+  for (long n : {1000000L, 10000000L, 100000000L})
     for (long d : {4L, 8L, 16L, 32L, 64L, 128L})
       for (long k : {4L, 8L, 16L, 32L, 64L, 256L, 1024L}) b->Args({n, d, k, 0});
-  for (long d : {4L, 8L, 16L, 32L})
-    for (long k : {8L, 32L, 256L}) b->Args({100000000L, d, k, 0});
   // Both paths where the choice is close, to check the threshold.
   for (long path : {1L, 2L})
     for (const auto& s : {std::pair<long, long>{64, 256}, {32, 1024}, {128, 256}, {128, 1024}})
@@ -303,6 +315,16 @@ void LabelsGrid(benchmark::internal::Benchmark* b) {
   for (long n : {10000000L, 100000000L})
     for (long path : {0L, 3L}) b->Args({n, 16, 32, path});
   b->ArgNames({"n", "d", "k", "path"});
+  b->Unit(benchmark::kMillisecond);
+  b->UseRealTime();
+}
+
+/// The warp-sums kernel with one and two groups per warp at the retail shape (two is the
+/// default plan there on an H100 or H200).
+void GroupsGrid(benchmark::internal::Benchmark* b) {
+  for (long n : {10000000L, 100000000L})
+    for (long groups : {1L, 2L}) b->Args({n, 16, 32, groups});
+  b->ArgNames({"n", "d", "k", "groups"});
   b->Unit(benchmark::kMillisecond);
   b->UseRealTime();
 }
@@ -344,6 +366,7 @@ BENCHMARK_TEMPLATE(Lloyd, double)->Apply(DoubleGrid);
 BENCHMARK(DeviceCopy)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(LloydCuda, float)->Apply(GpuGrid);
 BENCHMARK_TEMPLATE(LloydCudaLabels, float)->Apply(LabelsGrid);
+BENCHMARK_TEMPLATE(LloydCudaGroups, float)->Apply(GroupsGrid);
 BENCHMARK(Sgemm)->Apply(SgemmGrid)->UseManualTime();
 BENCHMARK(FitCuda)
     ->ArgNames({"n", "d", "k"})

@@ -15,6 +15,7 @@
 // to 32 values the warp-sums kernel finds the labels with tensor cores instead (tensor_labels:
 // TF32 scores, and the exact search for every point they do not separate by more than their
 // error bound), with the exact search's labels.
+#include <algorithm>
 #include <cub/block/block_radix_sort.cuh>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
@@ -1313,7 +1314,9 @@ void with_lloyd_dp(int d, bool given_labels, Fn&& fn) {
 
 template <typename T>
 LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels,
-                     bool tensor_search) {
+                     bool tensor_search, int max_groups) {
+  if (max_groups < 1 || (max_groups & (max_groups - 1)) != 0)
+    throw InvalidArgument("plan_lloyd: max_groups must be a power of two >= 1");
   LloydPlan plan;
   plan.given_labels = given_labels;
   plan.accumulate = accumulate;
@@ -1352,7 +1355,7 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
               "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
           return blocks;
         };
-        int groups = accumulate ? 32 / point_lanes(d) : 1;
+        int groups = accumulate ? std::min(max_groups, 32 / point_lanes(d)) : 1;
         int per = blocks_per_sm(groups);
         while (groups > 1 && per < 3) per = blocks_per_sm(groups /= 2);
         if (per < (groups > 1 ? 3 : 2)) return false;
@@ -1573,7 +1576,7 @@ void gather_rows(const T* x, int d, const std::int64_t* index, std::int64_t m, T
 }
 
 #define SEGCORE_INSTANTIATE(T)                                                                     \
-  template LloydPlan plan_lloyd<T>(int, int, bool, int, bool, bool);                               \
+  template LloydPlan plan_lloyd<T>(int, int, bool, int, bool, bool, int);                          \
   template void lloyd_pass<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,    \
                               const LloydPlan&, bool, double*, double*, double*, cudaStream_t,     \
                               const std::int32_t*);                                                \

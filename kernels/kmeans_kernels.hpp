@@ -57,9 +57,12 @@ struct LloydPlan {
 /// the shape: the same plan, hence the same reduction order, every time).
 /// With `given_labels` the plan is for lloyd_pass with labels supplied by the caller.
 /// `tensor_search`: use the tensor-core search where it applies (else the exact search only).
+/// `max_groups` (a power of two): at most this many groups of lanes per warp in the warp-sums
+/// kernel (fewer sets of sums: less shared memory, more L1, a longer walk; for measuring that
+/// trade, cap_warp_groups in host/cuda/cuda_backend.hpp).
 template <typename T>
 LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels = false,
-                     bool tensor_search = true);
+                     bool tensor_search = true, int max_groups = 32);
 
 /// One read of the data: labels (stored, counts changes), exact inertia, and when `accumulate`
 /// the per-centroid weighted sums and weights. Writes to `out` (device): [0] inertia,

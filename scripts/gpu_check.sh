@@ -103,15 +103,18 @@ if has bench; then
   # K-means, in groups by priority, each into its own JSON and merged into $km after each.
   # quick: the copy bandwidth and the done-when shapes first (100M x 16 k = 32 beside the copy,
   # with and without the update's sums;
-  # 10M x 128 k = 1024 beside the SGEMM of its distance shape; the whole 100M fit), then the CPU
-  # backend on this machine's cores at two of them. full: the whole GPU grid (both paths where
-  # the choice is close), then the CPU grid.
+  # 10M x 128 k = 1024 beside the SGEMM of its distance shape; the whole 100M fit), then one
+  # and two groups of lanes per warp at 100M x 16 k = 32 (L1 against the walk), then the CPU
+  # backend on this machine's cores at two of them. full: the whole GPU grid at 1M and 10M (both
+  # paths where the choice is close), the fits, the grid at 100M, then the CPU grid: more than
+  # the ten minutes of one device command; each group ships as it finishes.
   groups=('DeviceCopy|LloydCuda(Labels)?<float>/n:100000000/d:16/k:32/|Sgemm/n:100000000/d:16/k:32'
           'LloydCuda<float>/n:10000000/d:128/k:1024/|Sgemm/n:10000000/d:128/k:1024'
           'FitCuda/n:100000000'
+          'LloydCudaGroups<float>/n:100000000/'
           'LloydCuda<float>/n:10000000/d:16/k:32/|Lloyd<float>/n:10000000/d:(16/k:32|128/k:1024)/threads:0')
-  [ "$mode" = full ] && groups=('DeviceCopy|LloydCuda|Sgemm|FitCuda'
-    'Lloyd<float>/n:(1000000|10000000)/.*/threads:0')
+  [ "$mode" = full ] && groups=('DeviceCopy|LloydCuda[A-Za-z]*<float>/n:(1000000|10000000)/|Sgemm'
+    'FitCuda' 'LloydCuda[A-Za-z]*<float>/n:100000000/' 'Lloyd<float>/n:(1000000|10000000)/.*/threads:0')
   g=0
   for filter in "${groups[@]}"; do
     g=$((g + 1))
@@ -148,7 +151,8 @@ fi
 
 if has profile; then
   # Nsight Compute on one Lloyd pass (and its block reduction) at 10M x 16, k = 32 (data well
-  # past L2), tensor-core and exact search: what each moves and issues per point
+  # past L2): tensor-core search, exact search, and the tensor search with one group of lanes
+  # per warp instead of two (less shared memory, more L1): what each moves and issues per point
   # (scripts/ncu_table.py). --clock-control none leaves the clocks as the card has them. A first
   # try asks for named metrics beside the sections; should this ncu not know one of them (or
   # --print-units), a second try takes the sections alone.
@@ -169,8 +173,10 @@ if has profile; then
     log "profile: no ncu on this machine"
   else
     profiles=()
-    for path in 0 3; do
-      name=$([ $path = 0 ] && echo tensor || echo exact)
+    for run in 'tensor:LloydCuda<float>/n:10000000/d:16/k:32/path:0/' \
+      'exact:LloydCuda<float>/n:10000000/d:16/k:32/path:3/' \
+      'onegroup:LloydCudaGroups<float>/n:10000000/d:16/k:32/groups:1/'; do
+      name=${run%%:*}
       csv="$res/ncu-lloyd-$name.csv"
       for try in metrics sections; do
         time_for 60 "ncu $name ($try)" || break
@@ -179,7 +185,7 @@ if has profile; then
         bounded 180 "$ncu_bin" --clock-control none --kernel-name 'regex:lloyd_(warp_sums_kernel|kernel|finalize)' \
           --launch-skip 2 --launch-count 2 "${sections[@]}" "${extra[@]}" \
           --csv --page raw \
-          build-gpu/bench/bench_kmeans --benchmark_filter="LloydCuda<float>/n:10000000/d:16/k:32/path:$path/" \
+          build-gpu/bench/bench_kmeans --benchmark_filter="${run#*:}" \
           --benchmark_min_time=0.01 > "$csv" 2> "$res/ncu-lloyd-$name.err"
         rc=$?
         log "ncu $name ($try): exit $rc at $SECONDS s"

@@ -93,7 +93,13 @@ if s in lloyd and bw:
         lab = labels_runs[s]
         print(f"  without the update's sums: {ms(lab):.2f} ms = {ms(lab) / read_ms:.2f} x read time "
               f"(the sums {lloyd[s] - ms(lab):.2f} ms)")
-    exact = [ms(x) for x in ok if x["name"].startswith("LloydCuda") and "/path:3" in x["name"]
+    for g in (1, 2):
+        grp = [ms(x) for x in ok if x["name"].startswith("LloydCudaGroups<")
+               and shape(x["name"]) == s and f"/groups:{g}/" in x["name"]]
+        if grp:
+            print(f"  at most {g} group{'s' if g > 1 else ''} of lanes per warp: {grp[0]:.2f} ms = "
+                  f"{grp[0] / read_ms:.2f} x read time")
+    exact = [ms(x) for x in ok if x["name"].startswith("LloydCuda<") and "/path:3" in x["name"]
              and shape(x["name"]) == s]
     if exact:
         print(f"  the exact search instead of the tensor-core one: {exact[0]:.2f} ms = "

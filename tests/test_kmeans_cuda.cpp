@@ -172,8 +172,54 @@ TEST(CudaBackend, FusedPassPicksWarpSumsWhereTheyFit) {
   EXPECT_EQ(cuda::fused_sums_kind<float>(130, 7), "block-shared");   // d > 64: not in registers
   EXPECT_EQ(cuda::fused_sums_kind<float>(64, 256).rfind("block-", 0), 0u);
   EXPECT_EQ(cuda::fused_sums_kind<float>(16, 4096).rfind("block-", 0), 0u);
+  // A cap on the groups (cap_warp_groups) takes fewer, never more.
+  EXPECT_EQ(cuda::fused_sums_kind<float>(3, 5, 2), "warp/2");
+  EXPECT_EQ(cuda::fused_sums_kind<float>(3, 5, 1), "warp/1");
+  EXPECT_EQ(cuda::fused_sums_kind<float>(17, 33, 4), "warp/1");
+  EXPECT_THROW(cuda::fused_sums_kind<float>(3, 5, 3), InvalidArgument);
 #endif
 }
+
+#if defined(SEGCORE_WITH_CUDA)
+// Fewer groups of lanes per warp (cap_warp_groups) change the order of the sums' additions
+// only: the CPU's labels, sums and inertia within rounding, and the same bits run after run.
+TEST(CudaBackend, CappedWarpGroupsMatchCpu) {
+  SKIP_WITHOUT_GPU();
+  for (const bool weighted : {false, true}) {
+    const Data<float> data = blobs<float>(20011, 3, 4, weighted, 5);
+    const std::size_t k = 5, d = data.d;
+    const std::vector<float> c = pick_centroids(data, k);
+    auto cpu = make_kmeans_backend<float>(Device::kCpu, 1);
+    cpu->set_data(data.view(), data.weights());
+    std::vector<double> s_cpu(k * d), w_cpu(k);
+    const LloydPassResult r_cpu = cpu->lloyd_pass({c.data(), k, d}, s_cpu.data(), w_cpu.data());
+    std::vector<std::int32_t> l_cpu(data.n), l_gpu(data.n);
+    cpu->labels(l_cpu.data());
+    for (const int cap : {1, 2, 32}) {
+      auto gpu = cuda::make_cuda_backend<float>();
+      cuda::cap_warp_groups(*gpu, cap);
+      gpu->set_data(data.view(), data.weights());
+      std::vector<double> s(k * d), w(k), s2(k * d), w2(k);
+      const LloydPassResult r = gpu->lloyd_pass({c.data(), k, d}, s.data(), w.data());
+      gpu->labels(l_gpu.data());
+      const std::string what = "cap " + std::to_string(cap) + (weighted ? " weighted" : "");
+      EXPECT_EQ(l_gpu, l_cpu) << what;
+      EXPECT_LE(rel(r.inertia, r_cpu.inertia), 1e-12) << what;
+      for (std::size_t e = 0; e < k * d; ++e)
+        EXPECT_NEAR(s[e], s_cpu[e], 1e-11 * (1 + std::fabs(s_cpu[e]))) << what << " sum " << e;
+      for (std::size_t j = 0; j < k; ++j)
+        EXPECT_NEAR(w[j], w_cpu[j], 1e-11 * (1 + w_cpu[j])) << what << " weight " << j;
+      gpu->lloyd_pass({c.data(), k, d}, s2.data(), w2.data());
+      EXPECT_EQ(0, std::memcmp(s.data(), s2.data(), s.size() * sizeof(double))) << what;
+    }
+  }
+  auto gpu = cuda::make_cuda_backend<float>();
+  EXPECT_THROW(cuda::cap_warp_groups(*gpu, 0), InvalidArgument);
+  EXPECT_THROW(cuda::cap_warp_groups(*gpu, 6), InvalidArgument);
+  auto cpu = make_kmeans_backend<float>(Device::kCpu, 1);
+  EXPECT_THROW(cuda::cap_warp_groups(*cpu, 1), InvalidArgument);
+}
+#endif
 
 /// Points near the bisectors of pairs of centroids (centroids within 1 of `offset` in every
 /// feature, so that the scores are large next to their differences): the midpoint of two random

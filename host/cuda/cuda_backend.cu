@@ -248,6 +248,14 @@ class CudaBackend final : public KMeansBackend<T> {
     return r;
   }
 
+  void cap_warp_groups(int max_groups) {
+    if (max_groups < 1 || (max_groups & (max_groups - 1)) != 0)
+      throw InvalidArgument("the warp groups' cap must be a power of two >= 1, not " +
+                            std::to_string(max_groups));
+    max_groups_ = max_groups;
+    plans_.clear();  // made again with the cap (the buffers grow to the new plans if need be)
+  }
+
   void enable_pass_timing() {
     if (!timing_) timing_ = std::make_unique<Timing>();
   }
@@ -518,7 +526,7 @@ class CudaBackend final : public KMeansBackend<T> {
     for (const PlanEntry& e : plans_)
       if (e.k == k && e.accumulate == accumulate && e.given == given) return e.plan;
     const LloydPlan plan = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given,
-                                         path_ != LloydPath::kFusedExact);
+                                         path_ != LloydPath::kFusedExact, max_groups_);
     plans_.push_back(PlanEntry{k, accumulate, given, plan});
     return plan;
   }
@@ -612,6 +620,7 @@ class CudaBackend final : public KMeansBackend<T> {
     LloydPlan plan;
   };
   std::vector<PlanEntry> plans_;
+  int max_groups_ = 32;  ///< cap_warp_groups
   std::vector<double> pot_chunks_;
   bool pot_chunks_valid_ = false;
   DeviceBuffer<double> partials_, lloyd_totals_, lloyd_out_;
@@ -637,7 +646,7 @@ template <typename T, typename B>
 auto& as_cuda(B& backend) {
   using Cuda = std::conditional_t<std::is_const_v<B>, const CudaBackend<T>, CudaBackend<T>>;
   auto* cuda = dynamic_cast<Cuda*>(&backend);
-  if (!cuda) throw InvalidArgument("pass timing needs the CUDA backend, not " + backend.describe());
+  if (!cuda) throw InvalidArgument("this needs the CUDA backend, not " + backend.describe());
   return *cuda;
 }
 
@@ -650,6 +659,13 @@ std::unique_ptr<KMeansBackend<T>> make_cuda_backend(LloydPath path) {
 
 template std::unique_ptr<KMeansBackend<float>> make_cuda_backend<float>(LloydPath);
 template std::unique_ptr<KMeansBackend<double>> make_cuda_backend<double>(LloydPath);
+
+template <typename T>
+void cap_warp_groups(KMeansBackend<T>& backend, int max_groups) {
+  as_cuda<T>(backend).cap_warp_groups(max_groups);
+}
+template void cap_warp_groups<float>(KMeansBackend<float>&, int);
+template void cap_warp_groups<double>(KMeansBackend<double>&, int);
 
 template <typename T>
 void enable_pass_timing(KMeansBackend<T>& backend) {
@@ -666,15 +682,15 @@ template PassTiming last_pass_timing<float>(const KMeansBackend<float>&);
 template PassTiming last_pass_timing<double>(const KMeansBackend<double>&);
 
 template <typename T>
-std::string fused_sums_kind(int d, int k) {
+std::string fused_sums_kind(int d, int k, int max_groups) {
   int device = 0;
   check(cudaGetDevice(&device), "cudaGetDevice");
-  const LloydPlan plan = plan_lloyd<T>(d, k, true, device, false);
+  const LloydPlan plan = plan_lloyd<T>(d, k, true, device, false, true, max_groups);
   if (plan.warp_sums) return "warp/" + std::to_string(plan.groups);
   return plan.shared_partials ? "block-shared" : "block-global";
 }
-template std::string fused_sums_kind<float>(int, int);
-template std::string fused_sums_kind<double>(int, int);
+template std::string fused_sums_kind<float>(int, int, int);
+template std::string fused_sums_kind<double>(int, int, int);
 
 template <typename T>
 std::string fused_search_kind(int d, int k) {

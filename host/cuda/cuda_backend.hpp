@@ -43,13 +43,24 @@ void enable_pass_timing(KMeansBackend<T>& backend);
 template <typename T>
 PassTiming last_pass_timing(const KMeansBackend<T>& backend);
 
+/// Caps the groups of lanes (each with its own set of sums in shared memory) per warp of the
+/// fused pass's warp-sums kernel at `max_groups` (a power of two; 32 lifts the cap) for
+/// `backend`'s later passes: fewer sets leave more of the SM's memory to L1, which the kernel's
+/// second and third reads of each row hit, at the cost of a longer walk over the warp's points.
+/// For measuring that trade (bench_kmeans LloydCudaGroups); the default plan takes as many as
+/// leave three blocks per SM. The sums are added in another order: equal up to rounding.
+/// Throws InvalidArgument for a backend that is not CUDA's or a count that is not a power of
+/// two.
+template <typename T>
+void cap_warp_groups(KMeansBackend<T>& backend, int max_groups);
+
 /// Where the fused Lloyd pass keeps its per-centroid sums for d features and k centroids on the
 /// current device: "warp/G" (lloyd_warp_sums_kernel: G groups of lanes per warp, each with its
 /// own set of sums in shared memory, no sort),
 /// "block-shared" (one set per block in shared memory, tiles sorted by label) or "block-global"
 /// (the block's set in global memory). The plan depends on the shape and the device only.
 template <typename T>
-std::string fused_sums_kind(int d, int k);
+std::string fused_sums_kind(int d, int k, int max_groups = 32);
 
 /// How the fused Lloyd pass (kAuto or kFused) searches at this shape on the current device:
 /// "tensor" (TF32 scores, near-ties searched again exactly) or "exact".
