@@ -309,25 +309,23 @@ void GpuGrid(benchmark::internal::Benchmark* b) {
   b->UseRealTime();
 }
 
-/// The pass without sums where the update's share matters most: the retail shape of the
-/// issue's first target, with the tensor-core and the exact search.
-void LabelsGrid(benchmark::internal::Benchmark* b) {
+/// The retail shape of the first target (10M and 100M x 16, k = 32) with each of two
+/// values of a 4th argument named `arg`.
+void retail_shape(benchmark::internal::Benchmark* b, const char* arg, long first, long second) {
   for (long n : {10000000L, 100000000L})
-    for (long path : {0L, 3L}) b->Args({n, 16, 32, path});
-  b->ArgNames({"n", "d", "k", "path"});
+    for (long v : {first, second}) b->Args({n, 16, 32, v});
+  b->ArgNames({"n", "d", "k", arg});
   b->Unit(benchmark::kMillisecond);
   b->UseRealTime();
 }
 
-/// The warp-sums kernel with one and two groups per warp at the retail shape (two is the
-/// default plan there on an H100 or H200).
-void GroupsGrid(benchmark::internal::Benchmark* b) {
-  for (long n : {10000000L, 100000000L})
-    for (long groups : {1L, 2L}) b->Args({n, 16, 32, groups});
-  b->ArgNames({"n", "d", "k", "groups"});
-  b->Unit(benchmark::kMillisecond);
-  b->UseRealTime();
-}
+/// The pass without sums where the update's share matters most, with the tensor-core and the
+/// exact search.
+void LabelsGrid(benchmark::internal::Benchmark* b) { retail_shape(b, "path", 0, 3); }
+
+/// The warp-sums kernel with one and two groups per warp (two is the default plan there on an
+/// H100 or H200).
+void GroupsGrid(benchmark::internal::Benchmark* b) { retail_shape(b, "groups", 1, 2); }
 
 void SgemmGrid(benchmark::internal::Benchmark* b) {
   for (const auto& s : {std::pair<long, long>{128, 1024}, {128, 256}, {32, 1024}, {16, 32}})
