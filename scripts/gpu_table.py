@@ -64,10 +64,11 @@ for t in torch:
     if "ms_median" in t:
         print(f"{'pytorch n=%d d=%d k=%d' % (t['n'], t['d'], t['k']):64} {t['ms_median']:9.3f}")
 # The done-when figures.
-def path0(prefix):
-    return {shape(x["name"]): x for x in ok
-            if x["name"].startswith(prefix + "<") and "/path:0" in x["name"]}
-lloyd_runs, labels_runs = path0("LloydCuda"), path0("LloydCudaLabels")
+def runs(prefix, part):
+    """The runs of benchmark `prefix` (exactly: LloydCuda is not LloydCudaLabels) whose name has
+    `part`, by shape."""
+    return {shape(x["name"]): x for x in ok if x["name"].startswith(prefix + "<") and part in x["name"]}
+lloyd_runs, labels_runs = runs("LloydCuda", "/path:0"), runs("LloydCudaLabels", "/path:0")
 lloyd = {s: ms(x) for s, x in lloyd_runs.items()}
 sgemm = {shape(x["name"]): ms(x) for x in ok if x["name"].startswith("Sgemm")}
 cpu = {shape(x["name"]): ms(x) for x in ok
@@ -94,16 +95,14 @@ if s in lloyd and bw:
         print(f"  without the update's sums: {ms(lab):.2f} ms = {ms(lab) / read_ms:.2f} x read time "
               f"(the sums {lloyd[s] - ms(lab):.2f} ms)")
     for g in (1, 2):
-        grp = [ms(x) for x in ok if x["name"].startswith("LloydCudaGroups<")
-               and shape(x["name"]) == s and f"/groups:{g}/" in x["name"]]
+        grp = runs("LloydCudaGroups", f"/groups:{g}/").get(s)
         if grp:
-            print(f"  at most {g} group{'s' if g > 1 else ''} of lanes per warp: {grp[0]:.2f} ms = "
-                  f"{grp[0] / read_ms:.2f} x read time")
-    exact = [ms(x) for x in ok if x["name"].startswith("LloydCuda<") and "/path:3" in x["name"]
-             and shape(x["name"]) == s]
+            print(f"  at most {g} group{'s' if g > 1 else ''} of lanes per warp: {ms(grp):.2f} ms = "
+                  f"{ms(grp) / read_ms:.2f} x read time")
+    exact = runs("LloydCuda", "/path:3").get(s)
     if exact:
-        print(f"  the exact search instead of the tensor-core one: {exact[0]:.2f} ms = "
-              f"{exact[0] / read_ms:.2f} x read time")
+        print(f"  the exact search instead of the tensor-core one: {ms(exact):.2f} ms = "
+              f"{ms(exact) / read_ms:.2f} x read time")
     if s in tt:
         print(f"  vs PyTorch {tt[s]:.2f} ms: {tt[s] / lloyd[s]:.1f}x faster (target >= 5)")
 s = (10000000, 128, 1024)
