@@ -66,15 +66,7 @@ def short_name(kernel):
     return head.rsplit("::", 1)[-1] + angle + tail
 
 
-def get(row, *names):
-    for n in names:
-        v = number(row.get(n))
-        if v is not None:
-            return v
-    return None
-
-
-def top(row, pattern, count, scale=1.0):
+def top(row, pattern, count):
     """The `count` largest columns whose name matches `pattern` (its first group that matched
     names them)."""
     found = []
@@ -82,7 +74,7 @@ def top(row, pattern, count, scale=1.0):
         m = re.fullmatch(pattern, col or "")
         v = number(text)
         if m and v is not None and v > 0:
-            found.append((v * scale, next(g for g in m.groups() if g)))
+            found.append((v, next(g for g in m.groups() if g)))
     found.sort(reverse=True)
     return ", ".join(f"{name} {v:.2f}" for v, name in found[:count]) or "-"
 
@@ -93,23 +85,24 @@ def fmt(v, spec):
 
 def summarise(name, row, points, dims):
     lines = []
-    t_ns = get(row, "gpu__time_duration.sum")
-    dram = get(row, "dram__bytes_read.sum")
-    l2_to_l1 = get(row, "lts__t_sectors_srcunit_tex_op_read.sum")
-    ld_hit = get(row, "l1tex__t_sector_pipe_lsu_mem_global_op_ld_hit_rate.pct")
+    get = lambda name: number(row.get(name))
+    t_ns = get("gpu__time_duration.sum")
+    dram = get("dram__bytes_read.sum")
+    l2_to_l1 = get("lts__t_sectors_srcunit_tex_op_read.sum")
+    ld_hit = get("l1tex__t_sector_pipe_lsu_mem_global_op_ld_hit_rate.pct")
     if ld_hit is None:
-        hits = get(row, "l1tex__t_sectors_pipe_lsu_mem_global_op_ld_lookup_hit.sum")
-        sectors = get(row, "l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum")
+        hits = get("l1tex__t_sectors_pipe_lsu_mem_global_op_ld_lookup_hit.sum")
+        sectors = get("l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum")
         ld_hit = 100.0 * hits / sectors if hits is not None and sectors else None
-    inst = get(row, "smsp__inst_executed.sum")
-    issue = get(row, "smsp__issue_active.avg.pct_of_peak_sustained_active")
-    occ = get(row, "sm__warps_active.avg.pct_of_peak_sustained_active")
-    regs = get(row, "launch__registers_per_thread")
-    dyn = get(row, "launch__shared_mem_per_block_dynamic")
-    static = get(row, "launch__shared_mem_per_block_static")
-    config = get(row, "launch__shared_mem_config_size")
-    blocks_sm = get(row, "launch__occupancy_limit_shared_mem")
-    conflicts = get(row, "l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum")
+    inst = get("smsp__inst_executed.sum")
+    issue = get("smsp__issue_active.avg.pct_of_peak_sustained_active")
+    occ = get("sm__warps_active.avg.pct_of_peak_sustained_active")
+    regs = get("launch__registers_per_thread")
+    dyn = get("launch__shared_mem_per_block_dynamic")
+    static = get("launch__shared_mem_per_block_static")
+    config = get("launch__shared_mem_config_size")
+    blocks_sm = get("launch__occupancy_limit_shared_mem")
+    conflicts = get("l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum")
     row_bytes = 4.0 * dims
     per = lambda v, scale=1.0: None if v is None else v * scale / points
     lines.append(f"{name}: {short_name(row['Kernel Name'])}")
