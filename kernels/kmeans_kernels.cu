@@ -222,27 +222,33 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4],
 #endif
 }
 
-/// A point's best two approximate scores D (largest first), the best one's centroid and the
-/// partial sum of its squared features (for the bound).
+/// A point's best two keys (largest first: tensor_key, so the best one carries its centroid)
+/// and the partial sum of its squared features (for the bound).
 struct TensorBest {
   float best, second, xx;
-  int j;
 };
 
-__device__ __forceinline__ void consider_tensor(TensorBest& s, float v, int j) {
-  s.second = fmaxf(s.second, fminf(s.best, v));
-  if (v > s.best) {
-    s.best = v;
-    s.j = j;
-  }
+/// Score v of centroid j as a key: its low `bits` bits replaced by j (j < 2^bits), the centroid
+/// carried in the value itself. A key is within 2^(bits - 23) |v| of v (2^bits units in the last
+/// place; tensor_labels adds that to the bound), keys of distinct centroids are never equal, and
+/// float max and min order them as their values apart from that perturbation: the best-two
+/// bookkeeping is three FMNMX a score, with no compare and select of the index. (A NaN score
+/// could turn into an infinity; the bound's guard sends every point whose values could make one
+/// to the exact search.)
+__device__ __forceinline__ float tensor_key(float v, unsigned keep, unsigned j) {
+  return __uint_as_float((__float_as_uint(v) & keep) | j);
 }
 
-/// Two lanes' views of one point (disjoint centroids and features): equal bests make the second
-/// equal to the best, so the point is searched exactly.
+__device__ __forceinline__ void consider_tensor(TensorBest& s, float key) {
+  const float lower = fminf(s.best, key);
+  s.best = fmaxf(s.best, key);
+  s.second = fmaxf(s.second, lower);
+}
+
+/// Two lanes' views of one point (disjoint centroids and features, so their keys differ).
 __device__ __forceinline__ TensorBest merge_tensor(const TensorBest& a, const TensorBest& b) {
   TensorBest m;
   m.best = fmaxf(a.best, b.best);
-  m.j = b.best > a.best ? b.j : a.j;
   m.second = fmaxf(fmaxf(a.second, b.second), fminf(a.best, b.best));
   m.xx = a.xx + b.xx;
   return m;
@@ -252,12 +258,12 @@ __device__ __forceinline__ TensorBest merge_tensor(const TensorBest& a, const Te
 /// addresses and put the slots in local memory).
 __device__ __forceinline__ TensorBest select_tensor(bool p, const TensorBest& a,
                                                     const TensorBest& b) {
-  return {p ? a.best : b.best, p ? a.second : b.second, p ? a.xx : b.xx, p ? a.j : b.j};
+  return {p ? a.best : b.best, p ? a.second : b.second, p ? a.xx : b.xx};
 }
 
 __device__ __forceinline__ TensorBest shfl_xor_tensor(const TensorBest& s, int mask) {
   return {__shfl_xor_sync(0xffffffffu, s.best, mask), __shfl_xor_sync(0xffffffffu, s.second, mask),
-          __shfl_xor_sync(0xffffffffu, s.xx, mask), __shfl_xor_sync(0xffffffffu, s.j, mask)};
+          __shfl_xor_sync(0xffffffffu, s.xx, mask)};
 }
 
 /// A bound on the error of D~_j, the tensor cores' value, as a stand-in for -s_j / 2 (up to a
@@ -281,12 +287,14 @@ __device__ __forceinline__ float tensor_error_bound(float xc, float cc, float xu
 
 /// The centroids as tensor_labels reads them (stage_tensor_centroids): `rows` = 8 ceil(k / 8)
 /// rows of kTensorStride<DP> floats (zero past d and past k), their squared norms (+inf past k),
-/// the centred half norms ||c_j - m||^2 / 2 (kTensorPad past k), the mean m (zero past d), and the
-/// bound's constants.
+/// the accumulators' initial values (below), the mean m (zero past d), and the bound's constants.
+/// `init` holds -||c_j - m||^2 / 2 (-kTensorPad past k) as the accumulator fragment of lane t in
+/// centroid tile nt wants it: at 4 (4 nt + t) the values of j0 = 8 nt + 2 t, j0 + 1, j0, j0 + 1,
+/// so that one 16-byte load is the mma's C operand, with no negation and no register moves.
 struct TensorCentroids {
   const float* rows;
   const float* norms;
-  const float* half_centred;
+  const float* init;
   const float* mean;
   float cc, cu, mnorm;  ///< max ||c_j - m||, max ||c_j||, ||m||
 };
@@ -344,12 +352,19 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
       a[mt][s][h + 2] = to_tf32(v1);
       xx = fmaf(v0, v0, fmaf(v1, v1, xx));
     }
-    slot[u] = {-infinity<float>(), -infinity<float>(), xx, 0};
+    slot[u] = {-infinity<float>(), -infinity<float>(), xx};
   }
   const int tiles = (k + 7) / 8;
-  for (int nt = 0; nt < tiles; ++nt) {
-    // B fragment: centroid 8 nt + g, features as the A columns.
-    const float* crow = cs + (8 * nt + g) * SC + 2 * t;
+  // Keys (tensor_key): the low `bits` bits of a score give way to its centroid j < 8 tiles.
+  const int bits = 32 - __clz(8 * tiles - 1);
+  const unsigned key_keep = ~0u << bits;
+  // Per tile nt: the B fragment's row (centroid 8 nt + g, features as the A columns), this lane's
+  // accumulator columns j0 = 8 nt + 2 t and j0 + 1, and their initial values -||c'||^2 / 2, each
+  // stepped from the last tile's (no address arithmetic per tile).
+  const float* crow = cs + g * SC + 2 * t;
+  const float* cinit = tc.init + 4 * t;
+  auto j0u = static_cast<unsigned>(2 * t);
+  for (int nt = 0; nt < tiles; ++nt, crow += 8 * SC, cinit += 16, j0u += 8) {
     unsigned b[KS][2];
 #pragma unroll
     for (int s = 0; s < KS; ++s) {
@@ -357,21 +372,19 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
       b[s][0] = to_tf32(v.x - m[s][0]);
       b[s][1] = to_tf32(v.y - m[s][1]);
     }
-    // This lane's accumulator columns: centroids j0 and j0 + 1, from -||c'||^2 / 2.
-    const int j0 = 8 * nt + 2 * t;
-    const float2 hn = *reinterpret_cast<const float2*>(tc.half_centred + j0);
-    const float h0 = -hn.x, h1 = -hn.y;
+    const unsigned j1u = j0u + 1;
+    const float4 c4 = *reinterpret_cast<const float4*>(cinit);
+    const float init[4] = {c4.x, c4.y, c4.z, c4.w};
 #pragma unroll
     for (int mt = 0; mt < 2; ++mt) {
-      const float init[4] = {h0, h1, h0, h1};
       float acc[4];
       mma_tf32(acc, a[mt][0], b[0], init);
 #pragma unroll
       for (int s = 1; s < KS; ++s) mma_tf32(acc, a[mt][s], b[s], acc);
-      consider_tensor(slot[2 * mt], acc[0], j0);
-      consider_tensor(slot[2 * mt], acc[1], j0 + 1);
-      consider_tensor(slot[2 * mt + 1], acc[2], j0);
-      consider_tensor(slot[2 * mt + 1], acc[3], j0 + 1);
+      consider_tensor(slot[2 * mt], tensor_key(acc[0], key_keep, j0u));
+      consider_tensor(slot[2 * mt], tensor_key(acc[1], key_keep, j1u));
+      consider_tensor(slot[2 * mt + 1], tensor_key(acc[2], key_keep, j0u));
+      consider_tensor(slot[2 * mt + 1], tensor_key(acc[3], key_keep, j1u));
     }
   }
   // The four lanes of a quad saw disjoint centroids (and features) of the same 4 points: halve
@@ -389,11 +402,16 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
   point = 16 * (t1 ? 1 : 0) + 8 * (t0 ? 1 : 0) + g;
   const std::int64_t row = first + point;
   const float xc = sqrtf(mine.xx);
-  const float bound = tensor_error_bound(xc, tc.cc, xc + tc.mnorm, tc.cu, d);
-  // Not separated (or values so large that the float sums might overflow): the exact search.
-  const bool exact =
-      row < n && !(mine.best - mine.second > 2 * bound && xc + tc.mnorm < 1e18f && tc.cu < 1e18f);
-  int label = mine.j;
+  const float tensor_bound = tensor_error_bound(xc, tc.cc, xc + tc.mnorm, tc.cu, d);
+  // The keys' own perturbation, 2^(bits - 23) |D~| at most, |D~| <= xc cc + cc^2 / 2 + the
+  // tensor bound (twice that here, for the rounding of this sum).
+  const float bound = tensor_bound + __uint_as_float(static_cast<unsigned>(127 + bits - 22) << 23) *
+                                         (xc * tc.cc + 0.5f * tc.cc * tc.cc + tensor_bound);
+  int label = static_cast<int>(__float_as_uint(mine.best) & ~key_keep);
+  // Not separated (or values so large that the float sums might overflow, or a padding
+  // centroid's key on top): the exact search.
+  const bool exact = row < n && !(mine.best - mine.second > 2 * bound && xc + tc.mnorm < 1e18f &&
+                                  tc.cu < 1e18f && label < k);
   unsigned todo = __ballot_sync(0xffffffffu, exact);
   while (todo) {
     const int src = __ffs(todo) - 1;
@@ -532,12 +550,12 @@ __device__ __forceinline__ void stage_centroids(const PackedCentroidsView<T>& c,
 /// cores add infinities).
 constexpr float kTensorPad = 0x1p126f;
 
-/// Shared memory of stage_tensor_centroids: 8 ceil(k / 8) rows of kTensorStride<DP> floats, two
-/// arrays of as many norms, and the mean.
+/// Shared memory of stage_tensor_centroids: 8 ceil(k / 8) rows of kTensorStride<DP> floats, as
+/// many norms, twice as many initial values, and the mean.
 template <int DP>
 __host__ __device__ constexpr std::size_t tensor_centroid_bytes(int k) {
   const std::size_t rows = (static_cast<std::size_t>(k) + 7) / 8 * 8;
-  return (rows * (kTensorStride<DP> + 2) + kTensorStride<DP>)*sizeof(float);
+  return (rows * (kTensorStride<DP> + 3) + kTensorStride<DP>)*sizeof(float);
 }
 
 /// Stages the centroids for tensor_labels (TensorCentroids) at smem; the block's threads call it.
@@ -550,8 +568,8 @@ stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
   const int k = c.k, rows = (k + 7) / 8 * 8, total = rows * SC;
   float* const cs = smem;
   float* const cn = cs + total;
-  float* const half = cn + rows;
-  float* const mean = half + rows;
+  float* const init = cn + rows;  // 16-byte aligned: rows is a multiple of 8
+  float* const mean = init + 2 * rows;
   for (int e = threadIdx.x; e < total; e += blockDim.x) {
     const int j = e / SC, f = e % SC;
     cs[e] = j < k && f < c.stride ? c.data[static_cast<std::size_t>(j) * c.stride + f] : 0.0f;
@@ -572,14 +590,16 @@ stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
       const float v = cs[j * SC + f] - mean[f];
       s = fmaf(v, v, s);
     }
-    half[j] = j < k ? 0.5f * s : kTensorPad;
+    const float minus_half = j < k ? -0.5f * s : -kTensorPad;
+    init[4 * (j / 2) + j % 2] = minus_half;
+    init[4 * (j / 2) + 2 + j % 2] = minus_half;
   }
   __syncthreads();
   // The maxima, by each warp over all k (the same order in every warp and block).
   const int lane = static_cast<int>(threadIdx.x) & 31;
   float hmax = 0, nmax = 0, mm = 0;
   for (int j = lane; j < k; j += 32) {
-    hmax = fmaxf(hmax, half[j]);
+    hmax = fmaxf(hmax, -init[4 * (j / 2) + j % 2]);
     nmax = fmaxf(nmax, cn[j]);
   }
   for (int f = lane; f < SC; f += 32) mm = fmaf(mean[f], mean[f], mm);
@@ -589,7 +609,7 @@ stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
     nmax = fmaxf(nmax, __shfl_xor_sync(0xffffffffu, nmax, off));
     mm += __shfl_xor_sync(0xffffffffu, mm, off);
   }
-  return {cs, cn, half, mean, sqrtf(2 * hmax), sqrtf(nmax), sqrtf(mm)};
+  return {cs, cn, init, mean, sqrtf(2 * hmax), sqrtf(nmax), sqrtf(mm)};
 }
 
 template <typename T>

@@ -231,7 +231,13 @@ inline unsigned __float_as_uint(float v) {
   std::memcpy(&u, &v, sizeof u);
   return u;
 }
+inline float __uint_as_float(unsigned v) {
+  float f;
+  std::memcpy(&f, &v, sizeof f);
+  return f;
+}
 inline int __ffs(unsigned v) { return v ? __builtin_ctz(v) + 1 : 0; }
+inline int __clz(int v) { return v ? __builtin_clz(static_cast<unsigned>(v)) : 32; }
 inline double __longlong_as_double(long long v) {
   double f;
   std::memcpy(&f, &v, sizeof f);
