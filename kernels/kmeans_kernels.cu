@@ -177,8 +177,9 @@ __device__ __forceinline__ void nearest_label_pair(const float (&xa)[DP], const 
 // order as the exact scores, and centring keeps the values (and the error) small when the data
 // sit far from the origin. TF32 keeps 10 of float's 23 mantissa bits, so these are
 // approximations: each lane keeps, for each of its points, the largest D, its centroid and the
-// second largest, and a point whose two differ by more than twice a bound on the error
-// (tensor_error_bound) has its label: the exact search's argmin is within that bound of the best
+// second largest (as keys that carry the centroid in their low bits: tensor_key), and a point
+// whose two differ by more than twice a bound on the error (tensor_error_bound, plus the keys'
+// perturbation) has its label: the exact search's argmin is within that bound of the best
 // approximate score. Every other point (near-ties, exact ties, huge values) is searched again
 // exactly by the whole warp, in the CPU's order: the labels are the exact search's own.
 
