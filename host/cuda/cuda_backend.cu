@@ -269,7 +269,7 @@ class CudaBackend final : public KMeansBackend<T> {
     const Packed& p = pack(c);
     require_labels_below(c.rows, "inertia: labels were not assigned for these centroids");
     DeviceBuffer<double> out(1);
-    cuda::inertia<T>(view(), p.exact.data(), labels_.data(), block_totals_.data(), out.data(),
+    cuda::inertia<T>(view(), p.view.exact, labels_.data(), block_totals_.data(), out.data(),
                      stream_.get());
     double r = 0;
     download(&r, out.data(), 1);
@@ -288,7 +288,7 @@ class CudaBackend final : public KMeansBackend<T> {
     std::vector<FarPoint> out;
     if (m == 0) return out;
     ensure(scratch_);
-    label_distances<T>(view(), p.exact.data(), labels_.data(), scratch_.data(), stream_.get());
+    label_distances<T>(view(), p.view.exact, labels_.data(), scratch_.data(), stream_.get());
     // Larger distance first, ties to the lower index. Few points (m is the number of empty
     // clusters): m rounds of an exact arg-max, each chosen distance then knocked out, instead of
     // sorting all n (which needs n x 16 bytes more); a stable sort when m is large.
@@ -434,15 +434,17 @@ class CudaBackend final : public KMeansBackend<T> {
     DeviceBuffer<double> block(std::min(rows_per, n_) * k);
     for (std::size_t r0 = 0; r0 < n_; r0 += rows_per) {
       const std::size_t rows = std::min(rows_per, n_ - r0);
-      distances_block<T>(view(), p.exact.data(), static_cast<int>(k), static_cast<std::int64_t>(r0),
+      distances_block<T>(view(), p.view.exact, static_cast<int>(k), static_cast<std::int64_t>(r0),
                          static_cast<std::int64_t>(rows), block.data(), stream_.get());
       download(out.data + r0 * k, block.data(), rows * k);
     }
   }
 
  private:
+  /// The packed centroids on the device: rows, norms and the unpadded rows in one allocation
+  /// (each part 256-byte aligned), filled by one copy per pack().
   struct Packed {
-    DeviceBuffer<T> data, norms, exact;
+    DeviceBuffer<unsigned char> bytes;
     PackedCentroidsView<T> view;
   };
 
@@ -474,33 +476,48 @@ class CudaBackend final : public KMeansBackend<T> {
   }
 
   /// Packs centroids as the kernels read them (rows padded to padded_width(d), norms in T
-  /// summed from f = 0 as the CPU does) and uploads them with an unpadded copy.
+  /// summed from f = 0 as the CPU does, and the rows unpadded) into pinned host memory and
+  /// uploads them with one asynchronous copy: once per Lloyd pass, so one small DMA rather than
+  /// three pageable copies (each a staging copy and a wait in the driver).
   const Packed& pack(ConstMatrixView<T> c) {
     require_data();
     if (c.cols != d_ || c.rows == 0)
       throw InvalidArgument("centroids must be k x " + std::to_string(d_) + " with k >= 1");
     const std::size_t k = c.rows;
     const std::size_t stride = static_cast<std::size_t>(padded_width(static_cast<int>(d_)));
-    host_padded_.assign(k * stride, T(0));
-    host_norms_.assign(k, T(0));
+    const auto align = [](std::size_t b) { return (b + 255) / 256 * 256; };
+    const std::size_t norms_at = align(k * stride * sizeof(T));
+    const std::size_t exact_at = norms_at + align(k * sizeof(T));
+    const std::size_t bytes = exact_at + k * d_ * sizeof(T);
+    // The previous pack's copy may still be reading the host buffer (every caller waits for
+    // the stream before returning, so this is normally done already).
+    if (pack_pending_) pack_copied_.synchronize();
+    pack_pending_ = false;
+    if (host_pack_.size() < bytes) {
+      host_pack_ = PinnedBuffer<unsigned char>();
+      host_pack_ = PinnedBuffer<unsigned char>(bytes);
+    }
+    T* const rows = reinterpret_cast<T*>(host_pack_.data());
+    T* const norms = reinterpret_cast<T*>(host_pack_.data() + norms_at);
+    std::memcpy(host_pack_.data() + exact_at, c.data, k * d_ * sizeof(T));
     for (std::size_t j = 0; j < k; ++j) {
       T norm = 0;
       for (std::size_t f = 0; f < d_; ++f) {
         const T v = c.data[j * d_ + f];
-        host_padded_[j * stride + f] = v;
+        rows[j * stride + f] = v;
         norm += v * v;
       }
-      host_norms_[j] = norm;
+      for (std::size_t f = d_; f < stride; ++f) rows[j * stride + f] = T(0);
+      norms[j] = norm;
     }
-    packed_.data.resize(k * stride);
-    packed_.norms.resize(k);
-    packed_.exact.resize(k * d_);
-    copy_to_device(packed_.data.data(), host_padded_.data(), k * stride);
-    copy_to_device(packed_.norms.data(), host_norms_.data(), k);
-    copy_to_device(packed_.exact.data(), c.data, k * d_);
-    packed_.view.data = packed_.data.data();
-    packed_.view.norms = packed_.norms.data();
-    packed_.view.exact = packed_.exact.data();
+    if (packed_.bytes.size() < bytes) packed_.bytes.resize(bytes);
+    unsigned char* const dev = packed_.bytes.data();
+    copy_to_device(dev, host_pack_.data(), bytes);
+    pack_copied_.record(stream_.get());
+    pack_pending_ = true;
+    packed_.view.data = reinterpret_cast<const T*>(dev);
+    packed_.view.norms = reinterpret_cast<const T*>(dev + norms_at);
+    packed_.view.exact = reinterpret_cast<const T*>(dev + exact_at);
     packed_.view.k = static_cast<int>(k);
     packed_.view.stride = static_cast<int>(stride);
     return packed_;
@@ -612,7 +629,9 @@ class CudaBackend final : public KMeansBackend<T> {
   bool has_closest_ = false;
   DeviceBuffer<double> block_totals_;
   Packed packed_;
-  std::vector<T> host_padded_, host_norms_;
+  PinnedBuffer<unsigned char> host_pack_;
+  Event pack_copied_;
+  bool pack_pending_ = false;
   LloydPath path_;
   struct PlanEntry {
     int k;
