@@ -108,7 +108,7 @@ std::unique_ptr<segcore::KMeansBackend<T>> gpu_backend(long path) {
 /// pass without the update's sums (labels, inertia and the change count only), which parts the
 /// search's cost from the sums'.
 /// The 4th argument is the path or, with `groups_arg`, cap_warp_groups's cap (the path then the
-/// shape's choice).
+/// shape's choice) and a 5th, inertia_in_walk's choice (0 or 1).
 template <typename T>
 void lloyd_cuda_pass(benchmark::State& state, bool sums, bool groups_arg = false) {
   if (skip_without_gpu(state)) return;
@@ -120,7 +120,10 @@ void lloyd_cuda_pass(benchmark::State& state, bool sums, bool groups_arg = false
   const std::vector<T>& x = large_data<T>(n, d);
   std::vector<T> c(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(k * d));
   auto backend = gpu_backend<T>(path);
-  if (groups_arg) segcore::cuda::cap_warp_groups(*backend, static_cast<int>(state.range(3)));
+  if (groups_arg) {
+    segcore::cuda::cap_warp_groups(*backend, static_cast<int>(state.range(3)));
+    segcore::cuda::inertia_in_walk(*backend, state.range(4) != 0);
+  }
   backend->set_data({x.data(), n, d}, nullptr);
   std::vector<double> sum(k * d), wsum(k);
   double* const s = sums ? sum.data() : nullptr;
@@ -161,7 +164,8 @@ void LloydCudaLabels(benchmark::State& state) {
 
 /// The pass with at most `groups` groups of lanes per warp in the warp-sums kernel (each group
 /// a set of sums in shared memory): fewer leave more of the SM's memory to L1, where the second
-/// and third reads of each row should hit, for a longer walk (bench/README.md).
+/// and third reads of each row should hit, for a longer walk; and with `walk` 1, the inertia
+/// summed in the walk instead of by a third read of each row (inertia_in_walk; bench/README.md).
 template <typename T>
 void LloydCudaGroups(benchmark::State& state) {
   lloyd_cuda_pass<T>(state, true, true);
@@ -320,23 +324,32 @@ void GpuGrid(benchmark::internal::Benchmark* b) {
   b->UseRealTime();
 }
 
-/// The retail shape of the first target (10M and 100M x 16, k = 32) with each of two
-/// values of a 4th argument named `arg`.
-void retail_shape(benchmark::internal::Benchmark* b, const char* arg, long first, long second) {
-  for (long n : {10000000L, 100000000L})
-    for (long v : {first, second}) b->Args({n, 16, 32, v});
-  b->ArgNames({"n", "d", "k", arg});
+/// The retail shape of the first target (10M and 100M x 16, k = 32) with each set of
+/// values of further arguments named `names`.
+void retail_shape(benchmark::internal::Benchmark* b, const std::vector<std::string>& names,
+                  const std::vector<std::vector<int64_t>>& values) {
+  for (int64_t n : {10000000L, 100000000L})
+    for (const std::vector<int64_t>& v : values) {
+      std::vector<int64_t> args{n, 16, 32};
+      args.insert(args.end(), v.begin(), v.end());
+      b->Args(args);
+    }
+  std::vector<std::string> all{"n", "d", "k"};
+  all.insert(all.end(), names.begin(), names.end());
+  b->ArgNames(all);
   b->Unit(benchmark::kMillisecond);
   b->UseRealTime();
 }
 
 /// The pass without sums where the update's share matters most, with the tensor-core and the
 /// exact search.
-void LabelsGrid(benchmark::internal::Benchmark* b) { retail_shape(b, "path", 0, 3); }
+void LabelsGrid(benchmark::internal::Benchmark* b) { retail_shape(b, {"path"}, {{0}, {3}}); }
 
 /// The warp-sums kernel with one and two groups per warp (two is the default plan there on an
-/// H100 or H200).
-void GroupsGrid(benchmark::internal::Benchmark* b) { retail_shape(b, "groups", 1, 2); }
+/// H100 or H200), each with the inertia from the settle (walk:0, the default) and from the walk.
+void GroupsGrid(benchmark::internal::Benchmark* b) {
+  retail_shape(b, {"groups", "walk"}, {{1, 0}, {1, 1}, {2, 0}, {2, 1}});
+}
 
 void SgemmGrid(benchmark::internal::Benchmark* b) {
   for (const auto& s : {std::pair<long, long>{128, 1024}, {128, 256}, {32, 1024}, {16, 32}})

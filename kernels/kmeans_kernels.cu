@@ -769,7 +769,8 @@ template <typename T, int DP, bool kTensor>
 __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     lloyd_warp_sums_kernel(DataView<T> data, PackedCentroidsView<T> c,
                            std::int32_t* __restrict__ labels, bool accumulate, int groups,
-                           double* __restrict__ partials, double* __restrict__ block_totals) {
+                           bool walk_inertia, double* __restrict__ partials,
+                           double* __restrict__ block_totals) {
   static_assert(DP > 0, "the point is held in registers");
   static_assert(!kTensor || kTensorCapable<T, DP>, "the tensor-core search is for float, d <= 32");
   using Reduce = cub::BlockReduce<double, kThreads>;
@@ -814,12 +815,13 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   __syncthreads();
 
   double inertia = 0, changed = 0;
-  // After its label: a point's exact distance (distance(centroid row)), the change count and the
-  // stored label; returns its weight (0 past n).
+  // After its label: a point's exact distance (distance(centroid row); nullptr when the walk
+  // adds it instead), the change count and the stored label; returns its weight (0 past n).
   const auto record = [&](std::int64_t i, int label, auto&& distance) {
     if (i >= data.n) return 0.0;
     const double w = weight_of(data, i);
-    inertia += w * distance(cs + static_cast<std::size_t>(label) * cstride);
+    if constexpr (!std::is_null_pointer_v<std::decay_t<decltype(distance)>>)
+      inertia += w * distance(cs + static_cast<std::size_t>(label) * cstride);
     changed += labels[i] != label ? 1.0 : 0.0;
     labels[i] = label;
     return w;
@@ -831,23 +833,29 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     });
   };
   // The sums of the tile starting at `base`, each lane holding the label and weight of the
-  // warp's point `slot`.
-  const auto walk_tile = [&](std::int64_t base, int slot, int label, double w) {
+  // warp's point `slot`. With `distances` (std::true_type), the walk also adds each point's
+  // w (x_f - c_f)^2 over the features its lanes hold to their `inertia`: the exact distance
+  // without a read of the row of its own (the walk has x_f in double already), in another order
+  // of additions than the settle's.
+  const auto walk_tile = [&](std::int64_t base, int slot, int label, double w, auto distances) {
+    constexpr bool kDistances = decltype(distances)::value;
     // The warp's points first .. first + count - 1 (count is the same on every lane; the rows
     // were just read, so they come from L1). Their labels and weights go through the warp's
     // slice of shared memory (a broadcast read per point and group).
     const std::int64_t first = base + 32 * warp;
     const int count =
         first >= data.n ? 0 : static_cast<int>(data.n - first < 32 ? data.n - first : 32);
-    // The labels as byte offsets of their rows in a set of sums.
-    s_label[32 * warp + slot] = label * width * static_cast<int>(sizeof(double));
+    // The labels as byte offsets of their rows in a set of sums (with distances, the labels
+    // themselves: the walk needs the centroid's row too).
+    const int row_bytes = width * static_cast<int>(sizeof(double));
+    s_label[32 * warp + slot] = kDistances ? label : label * row_bytes;
     if (weighted)
       s_weight[32 * warp + slot] = w;
     else if (w != 0.0)  // a point (weight 1), not past n
       atomicAdd(&counts[label], 1);
     __syncwarp();
     if (walks) {
-      const int* const point_offset = s_label + 32 * warp;
+      const int* const point_offset = s_label + 32 * warp;  // (labels, with distances)
       const double* const point_weight = s_weight + 32 * warp;
       unsigned char* const column = reinterpret_cast<unsigned char*>(mine + sub);
       const bool last_lane = sub == lanes - 1;
@@ -858,22 +866,48 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       const auto walk = [&](auto weighted_c) {
         constexpr bool kWeighted = decltype(weighted_c)::value;
         const T* row = row0;
+        if constexpr (kDistances) {
+          const T* const centroid_column = cs + sub;
 #pragma unroll 4
-        for (int q = group; q < count; q += groups, row += step) {
-          double* const out = reinterpret_cast<double*>(column + point_offset[q]);
-          if constexpr (kWeighted) {
-            const double wq = point_weight[q];
+          for (int q = group; q < count; q += groups, row += step) {
+            const int lab = point_offset[q];
+            double* const out = reinterpret_cast<double*>(column + lab * row_bytes);
+            const T* const cq = centroid_column + lab * cstride;
+            double wq = 1;
+            if constexpr (kWeighted) wq = point_weight[q];
 #pragma unroll
             for (int part = 0; part < (DP + 31) / 32; ++part)
-              if (sub + lanes * part < d)
-                out[lanes * part] =
-                    fma(wq, static_cast<double>(row[lanes * part]), out[lanes * part]);
-            if (last_lane) out[d - sub] += wq;
-          } else {
+              if (sub + lanes * part < d) {
+                const double xv = static_cast<double>(row[lanes * part]);
+                const double diff = xv - static_cast<double>(cq[lanes * part]);
+                if constexpr (kWeighted) {
+                  out[lanes * part] = fma(wq, xv, out[lanes * part]);
+                  inertia = fma(wq * diff, diff, inertia);
+                } else {
+                  out[lanes * part] += xv;
+                  inertia = fma(diff, diff, inertia);
+                }
+              }
+            if (kWeighted && last_lane) out[d - sub] += wq;
+          }
+        } else {
+#pragma unroll 4
+          for (int q = group; q < count; q += groups, row += step) {
+            double* const out = reinterpret_cast<double*>(column + point_offset[q]);
+            if constexpr (kWeighted) {
+              const double wq = point_weight[q];
 #pragma unroll
-            for (int part = 0; part < (DP + 31) / 32; ++part)
-              if (sub + lanes * part < d)
-                out[lanes * part] += static_cast<double>(row[lanes * part]);
+              for (int part = 0; part < (DP + 31) / 32; ++part)
+                if (sub + lanes * part < d)
+                  out[lanes * part] =
+                      fma(wq, static_cast<double>(row[lanes * part]), out[lanes * part]);
+              if (last_lane) out[d - sub] += wq;
+            } else {
+#pragma unroll
+              for (int part = 0; part < (DP + 31) / 32; ++part)
+                if (sub + lanes * part < d)
+                  out[lanes * part] += static_cast<double>(row[lanes * part]);
+            }
           }
         }
       };
@@ -892,6 +926,10 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       int point = 0;
       const int label = tensor_labels<DP>(data.x, data.n, d, base + 32 * warp, tc, k, lane, point);
       const std::int64_t i = base + 32 * warp + point;
+      if (accumulate && walk_inertia) {
+        walk_tile(base, point, label, record(i, label, nullptr), std::true_type{});
+        continue;
+      }
       const double w = record(i, label, [&](const T* centroid) {
         // The rows were just read (L1); 16-byte loads where the row is 16-byte aligned (the
         // staged centroid rows always are).
@@ -900,7 +938,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
                             : exact_distance(row, centroid, d);
       });
       if (!accumulate) continue;
-      walk_tile(base, point, label, w);
+      walk_tile(base, point, label, w, std::false_type{});
     }
   } else if constexpr (kPairedSearch<T, DP>) {
     // Two adjacent tiles at a time, a point of each per thread: every centroid value loaded from
@@ -920,8 +958,8 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       }
       const double wa = settle(ia, xa, la), wb = settle(ib, xb, lb);
       if (!accumulate) continue;
-      walk_tile(base, lane, la, wa);
-      walk_tile(base + kThreads, lane, lb, wb);
+      walk_tile(base, lane, la, wa, std::false_type{});
+      walk_tile(base + kThreads, lane, lb, wb, std::false_type{});
     }
   } else {
     for (std::int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -935,7 +973,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       }
       const double w = settle(i, xr, label);
       if (!accumulate) continue;
-      walk_tile(base, lane, label, w);
+      walk_tile(base, lane, label, w, std::false_type{});
     }
   }
 
@@ -1335,7 +1373,7 @@ void with_lloyd_dp(int d, bool given_labels, Fn&& fn) {
 
 template <typename T>
 LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels,
-                     bool tensor_search, int max_groups) {
+                     bool tensor_search, int max_groups, bool walk_inertia) {
   if (max_groups < 1 || (max_groups & (max_groups - 1)) != 0)
     throw InvalidArgument("plan_lloyd: max_groups must be a power of two >= 1");
   LloydPlan plan;
@@ -1397,6 +1435,7 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
         if (tensor_search && major >= 8 && attr.binaryVersion >= 80 && attr.ptxVersion >= 80 &&
             fits(tensor_kernel, tensor_centroid_bytes<DP>(k))) {
           plan.tensor_search = true;
+          plan.walk_inertia = walk_inertia && accumulate;
           return;
         }
       }
@@ -1445,7 +1484,7 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
         const auto launch = [&](auto kernel) {
           allow_shared(kernel, plan.shared_bytes, device);
           kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(
-              data, c, labels, accumulate, plan.groups, partials, block_totals);
+              data, c, labels, accumulate, plan.groups, plan.walk_inertia, partials, block_totals);
           check_launch("lloyd_warp_sums_kernel");
         };
         if constexpr (kTensorCapable<T, DP>) {
@@ -1597,7 +1636,7 @@ void gather_rows(const T* x, int d, const std::int64_t* index, std::int64_t m, T
 }
 
 #define SEGCORE_INSTANTIATE(T)                                                                     \
-  template LloydPlan plan_lloyd<T>(int, int, bool, int, bool, bool, int);                          \
+  template LloydPlan plan_lloyd<T>(int, int, bool, int, bool, bool, int, bool);                    \
   template void lloyd_pass<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,    \
                               const LloydPlan&, bool, double*, double*, double*, cudaStream_t,     \
                               const std::int32_t*);                                                \

@@ -49,6 +49,10 @@ struct LloydPlan {
   /// With warp_sums (float, d <= 32): labels by TF32 tensor-core scores, with every point whose
   /// best two are within the error bound searched again exactly (the exact search's labels).
   bool tensor_search = false;
+  /// With tensor_search and accumulate: each point's exact distance for the inertia is summed in
+  /// the walk over the warp's points (each lane its features) rather than by the thread that
+  /// settles the point, which reads the row once more (for measuring; plan_lloyd's walk_inertia).
+  bool walk_inertia = false;
   std::size_t shared_bytes = 0;
   std::size_t partial_doubles = 0;  ///< blocks * k * (d + 1): the caller's `partials` size
 };
@@ -59,10 +63,11 @@ struct LloydPlan {
 /// `tensor_search`: use the tensor-core search where it applies (else the exact search only).
 /// `max_groups` (a power of two): at most this many groups of lanes per warp in the warp-sums
 /// kernel (fewer sets of sums: less shared memory, more L1, a longer walk; for measuring that
-/// trade, cap_warp_groups in host/cuda/cuda_backend.hpp).
+/// trade, cap_warp_groups in host/cuda/cuda_backend.hpp). `walk_inertia`: LloydPlan's, where the
+/// plan takes the tensor search with sums (inertia_in_walk in host/cuda/cuda_backend.hpp).
 template <typename T>
 LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels = false,
-                     bool tensor_search = true, int max_groups = 32);
+                     bool tensor_search = true, int max_groups = 32, bool walk_inertia = false);
 
 /// One read of the data: labels (stored, counts changes), exact inertia, and when `accumulate`
 /// the per-centroid weighted sums and weights. Writes to `out` (device): [0] inertia,

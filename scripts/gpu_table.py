@@ -95,10 +95,12 @@ if s in lloyd and bw:
         print(f"  without the update's sums: {ms(lab):.2f} ms = {ms(lab) / read_ms:.2f} x read time "
               f"(the sums {lloyd[s] - ms(lab):.2f} ms)")
     for g in (1, 2):
-        grp = runs("LloydCudaGroups", f"/groups:{g}/").get(s)
-        if grp:
-            print(f"  at most {g} group{'s' if g > 1 else ''} of lanes per warp: {ms(grp):.2f} ms = "
-                  f"{ms(grp) / read_ms:.2f} x read time")
+        for walk in (0, 1):
+            grp = runs("LloydCudaGroups", f"/groups:{g}/walk:{walk}/").get(s)
+            if grp:
+                how = "the inertia in the walk" if walk else "the inertia from the settle"
+                print(f"  at most {g} group{'s' if g > 1 else ''} of lanes per warp, {how}: "
+                      f"{ms(grp):.2f} ms = {ms(grp) / read_ms:.2f} x read time")
     exact = runs("LloydCuda", "/path:3").get(s)
     if exact:
         print(f"  the exact search instead of the tensor-core one: {ms(exact):.2f} ms = "

@@ -219,6 +219,60 @@ TEST(CudaBackend, CappedWarpGroupsMatchCpu) {
   auto cpu = make_kmeans_backend<float>(Device::kCpu, 1);
   EXPECT_THROW(cuda::cap_warp_groups(*cpu, 1), InvalidArgument);
 }
+
+// The inertia summed in the walk (inertia_in_walk) against the settle's, on the tensor-core
+// kernel: the same labels, change count, sums and weights, bit for bit; the inertia within
+// rounding of the settle's and of the CPU's, and the same bits run after run; passes without
+// sums unchanged. One to four k-steps, 4 to 32 lanes a point (8 groups to 1), n not a multiple
+// of a warp's or a block's points, k = 1, weights.
+TEST(CudaBackend, InertiaInWalkGivesTheSettlesFigures) {
+  SKIP_WITHOUT_GPU();
+  const std::size_t shapes[][3] = {{20000, 16, 32}, {4099, 17, 33}, {1537, 3, 5},
+                                   {2001, 31, 7},   {999, 8, 1},    {5000, 12, 20}};
+  for (const auto& shape : shapes)
+    for (const bool weighted : {false, true}) {
+      const std::size_t n = shape[0], d = shape[1], k = shape[2];
+      const Data<float> data =
+          blobs<float>(n, d, std::max<std::size_t>(1, k / 2), weighted, n + 3 * d);
+      const std::vector<float> c = pick_centroids(data, k);
+      const ConstMatrixView<float> cv{c.data(), k, d};
+      const std::string what = "n=" + std::to_string(n) + " d=" + std::to_string(d) +
+                               " k=" + std::to_string(k) + (weighted ? " weighted" : "");
+      ASSERT_EQ(cuda::fused_search_kind<float>(static_cast<int>(d), static_cast<int>(k)), "tensor")
+          << what;
+      auto cpu = make_kmeans_backend<float>(Device::kCpu, 1);
+      cpu->set_data(data.view(), data.weights());
+      std::vector<double> s_cpu(k * d), w_cpu(k);
+      const double inertia_cpu = cpu->lloyd_pass(cv, s_cpu.data(), w_cpu.data()).inertia;
+      std::vector<std::int32_t> labels[2];
+      std::vector<double> sums[2], weights[2];
+      LloydPassResult r[2], labels_only[2];
+      for (int walk = 0; walk < 2; ++walk) {
+        auto gpu = cuda::make_cuda_backend<float>();
+        cuda::inertia_in_walk(*gpu, walk == 1);
+        gpu->set_data(data.view(), data.weights());
+        sums[walk].resize(k * d);
+        weights[walk].resize(k);
+        r[walk] = gpu->lloyd_pass(cv, sums[walk].data(), weights[walk].data());
+        labels[walk].resize(n);
+        gpu->labels(labels[walk].data());
+        std::vector<double> s2(k * d), w2(k);
+        const double again = gpu->lloyd_pass(cv, s2.data(), w2.data()).inertia;
+        EXPECT_EQ(0, std::memcmp(&again, &r[walk].inertia, sizeof again)) << what;
+        labels_only[walk] = gpu->lloyd_pass(cv, nullptr, nullptr);
+      }
+      EXPECT_EQ(labels[1], labels[0]) << what;
+      EXPECT_EQ(r[1].changed, r[0].changed) << what;
+      EXPECT_EQ(0, std::memcmp(sums[1].data(), sums[0].data(), k * d * sizeof(double))) << what;
+      EXPECT_EQ(weights[1], weights[0]) << what;
+      EXPECT_LE(rel(r[1].inertia, r[0].inertia), 1e-12) << what;
+      EXPECT_LE(rel(r[1].inertia, inertia_cpu), 1e-12) << what;
+      EXPECT_EQ(0, std::memcmp(&labels_only[1].inertia, &labels_only[0].inertia, sizeof(double)))
+          << what;
+    }
+  auto cpu = make_kmeans_backend<float>(Device::kCpu, 1);
+  EXPECT_THROW(cuda::inertia_in_walk(*cpu, true), InvalidArgument);
+}
 #endif
 
 /// Points near the bisectors of pairs of centroids (centroids within 1 of `offset` in every

@@ -256,6 +256,11 @@ class CudaBackend final : public KMeansBackend<T> {
     plans_.clear();  // made again with the cap (the buffers grow to the new plans if need be)
   }
 
+  void inertia_in_walk(bool on) {
+    walk_inertia_ = on;
+    plans_.clear();  // made again with the choice
+  }
+
   void enable_pass_timing() {
     if (!timing_) timing_ = std::make_unique<Timing>();
   }
@@ -542,8 +547,9 @@ class CudaBackend final : public KMeansBackend<T> {
   LloydPlan plan_for(int k, bool accumulate, bool given) {
     for (const PlanEntry& e : plans_)
       if (e.k == k && e.accumulate == accumulate && e.given == given) return e.plan;
-    const LloydPlan plan = plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given,
-                                         path_ != LloydPath::kFusedExact, max_groups_);
+    const LloydPlan plan =
+        plan_lloyd<T>(static_cast<int>(d_), k, accumulate, device_, given,
+                      path_ != LloydPath::kFusedExact, max_groups_, walk_inertia_);
     plans_.push_back(PlanEntry{k, accumulate, given, plan});
     return plan;
   }
@@ -639,7 +645,8 @@ class CudaBackend final : public KMeansBackend<T> {
     LloydPlan plan;
   };
   std::vector<PlanEntry> plans_;
-  int max_groups_ = 32;  ///< cap_warp_groups
+  int max_groups_ = 32;        ///< cap_warp_groups
+  bool walk_inertia_ = false;  ///< inertia_in_walk
   std::vector<double> pot_chunks_;
   bool pot_chunks_valid_ = false;
   DeviceBuffer<double> partials_, lloyd_totals_, lloyd_out_;
@@ -685,6 +692,13 @@ void cap_warp_groups(KMeansBackend<T>& backend, int max_groups) {
 }
 template void cap_warp_groups<float>(KMeansBackend<float>&, int);
 template void cap_warp_groups<double>(KMeansBackend<double>&, int);
+
+template <typename T>
+void inertia_in_walk(KMeansBackend<T>& backend, bool on) {
+  as_cuda<T>(backend).inertia_in_walk(on);
+}
+template void inertia_in_walk<float>(KMeansBackend<float>&, bool);
+template void inertia_in_walk<double>(KMeansBackend<double>&, bool);
 
 template <typename T>
 void enable_pass_timing(KMeansBackend<T>& backend) {

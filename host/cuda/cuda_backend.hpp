@@ -54,6 +54,17 @@ PassTiming last_pass_timing(const KMeansBackend<T>& backend);
 template <typename T>
 void cap_warp_groups(KMeansBackend<T>& backend, int max_groups);
 
+/// Has the tensor-core kernel of `backend`'s later passes with sums add each point's exact
+/// distance for the inertia in its walk over the warp's points (each lane the squared
+/// differences of the features it sums, the row's values already in registers) instead of in
+/// the thread that settles the point, which reads the row from memory once more. Off by
+/// default; for measuring whether that read costs (bench_kmeans LloydCudaGroups, walk:1). The
+/// labels and the sums are the same bits; the inertia is added in another order (equal up to
+/// rounding). Passes without sums, and the other kernels, are unchanged. Throws
+/// InvalidArgument for a backend that is not CUDA's.
+template <typename T>
+void inertia_in_walk(KMeansBackend<T>& backend, bool on);
+
 /// Where the fused Lloyd pass keeps its per-centroid sums for d features and k centroids on the
 /// current device: "warp/G" (lloyd_warp_sums_kernel: G groups of lanes per warp, each with its
 /// own set of sums in shared memory, no sort),
