@@ -859,17 +859,24 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       const double* const point_weight = s_weight + 32 * warp;
       unsigned char* const column = reinterpret_cast<unsigned char*>(mine + sub);
       const bool last_lane = sub == lanes - 1;
-      const std::int64_t step = static_cast<std::int64_t>(groups) * d;
       const T* const row0 = data.x + (group < count ? (first + group) * d + sub : 0);
       // Weighted or not as a compile-time choice: a loop of its own each (without weights there
-      // is no multiply and no column d to add to).
-      const auto walk = [&](auto weighted_c) {
+      // is no multiply and no column d to add to). kFull (tensor kernel): d == DP and every lane
+      // in a group (the plan's choice at the retail shapes), so the groups, the lanes and the row
+      // step are compile-time constants: immediate offsets from one pointer per loop trip, not an
+      // address computed per step.
+      const auto walk = [&](auto weighted_c, auto full_c) {
         constexpr bool kWeighted = decltype(weighted_c)::value;
+        constexpr bool kFull = decltype(full_c)::value;
+        constexpr int kLanes = point_lanes(DP), kGroups = 32 / kLanes;
+        const int g_step = kFull ? kGroups : groups, n_lanes = kFull ? kLanes : lanes,
+                  dims = kFull ? DP : d;
+        const std::int64_t step = static_cast<std::int64_t>(g_step) * dims;
         const T* row = row0;
         if constexpr (kDistances) {
           const T* const centroid_column = cs + sub;
 #pragma unroll 4
-          for (int q = group; q < count; q += groups, row += step) {
+          for (int q = group; q < count; q += g_step, row += step) {
             const int lab = point_offset[q];
             double* const out = reinterpret_cast<double*>(column + lab * row_bytes);
             const T* const cq = centroid_column + lab * cstride;
@@ -877,44 +884,54 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
             if constexpr (kWeighted) wq = point_weight[q];
 #pragma unroll
             for (int part = 0; part < (DP + 31) / 32; ++part)
-              if (sub + lanes * part < d) {
-                const double xv = static_cast<double>(row[lanes * part]);
-                const double diff = xv - static_cast<double>(cq[lanes * part]);
+              if (sub + n_lanes * part < dims) {
+                const double xv = static_cast<double>(row[n_lanes * part]);
+                const double diff = xv - static_cast<double>(cq[n_lanes * part]);
                 if constexpr (kWeighted) {
-                  out[lanes * part] = fma(wq, xv, out[lanes * part]);
+                  out[n_lanes * part] = fma(wq, xv, out[n_lanes * part]);
                   inertia = fma(wq * diff, diff, inertia);
                 } else {
-                  out[lanes * part] += xv;
+                  out[n_lanes * part] += xv;
                   inertia = fma(diff, diff, inertia);
                 }
               }
-            if (kWeighted && last_lane) out[d - sub] += wq;
+            if (kWeighted && last_lane) out[dims - sub] += wq;
           }
         } else {
 #pragma unroll 4
-          for (int q = group; q < count; q += groups, row += step) {
+          for (int q = group; q < count; q += g_step, row += step) {
             double* const out = reinterpret_cast<double*>(column + point_offset[q]);
             if constexpr (kWeighted) {
               const double wq = point_weight[q];
 #pragma unroll
               for (int part = 0; part < (DP + 31) / 32; ++part)
-                if (sub + lanes * part < d)
-                  out[lanes * part] =
-                      fma(wq, static_cast<double>(row[lanes * part]), out[lanes * part]);
-              if (last_lane) out[d - sub] += wq;
+                if (sub + n_lanes * part < dims)
+                  out[n_lanes * part] =
+                      fma(wq, static_cast<double>(row[n_lanes * part]), out[n_lanes * part]);
+              if (last_lane) out[dims - sub] += wq;
             } else {
 #pragma unroll
               for (int part = 0; part < (DP + 31) / 32; ++part)
-                if (sub + lanes * part < d)
-                  out[lanes * part] += static_cast<double>(row[lanes * part]);
+                if (sub + n_lanes * part < dims)
+                  out[n_lanes * part] += static_cast<double>(row[n_lanes * part]);
             }
           }
         }
       };
-      if (weighted)
-        walk(std::true_type{});
-      else
-        walk(std::false_type{});
+      // (Only the tensor kernel: in the exact one, the search's registers leave too few for
+      // the unrolled loop's, and ptxas spilled the block's running sums.)
+      const bool full = kTensor && d == DP && groups == 32 / point_lanes(DP);
+      if (weighted) {
+        if (full)
+          walk(std::true_type{}, std::bool_constant<kTensor>{});
+        else
+          walk(std::true_type{}, std::false_type{});
+      } else {
+        if (full)
+          walk(std::false_type{}, std::bool_constant<kTensor>{});
+        else
+          walk(std::false_type{}, std::false_type{});
+      }
     }
     __syncwarp();  // every lane has read the labels before the next tile writes them
   };
