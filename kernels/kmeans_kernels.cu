@@ -324,36 +324,53 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
   // of features with columns gives the same dot products, and this one makes them adjacent).
   unsigned a[2][KS][4];
   TensorBest slot[4];
-#pragma unroll
-  for (int u = 0; u < 4; ++u) {
+  // Point slot u's centred values at features f, f + 1 of step s: its A-fragment entries and its
+  // share of ||x'||^2.
+  const auto fragment = [&](int u, int s, float v0, float v1) {
     const int mt = u >> 1, h = u & 1;
-    const std::int64_t row = first + 16 * mt + 8 * h + g;
-    const float* r = x + (row < n ? row : 0) * d;
-    float xx = 0;
+    a[mt][s][h] = to_tf32(v0);
+    a[mt][s][h + 2] = to_tf32(v1);
+    slot[u].xx = fmaf(v0, v0, fmaf(v1, v1, slot[u].xx));
+  };
 #pragma unroll
-    for (int s = 0; s < KS; ++s) {
-      const int f = 8 * s + 2 * t;
-      float v0 = 0, v1 = 0;
-      if (row < n) {
-        if ((d & 1) == 0) {
-          if (f < d) {
-            const float2 v = *reinterpret_cast<const float2*>(r + f);
-            v0 = v.x;
-            v1 = v.y;
-          }
-        } else {
-          if (f < d) v0 = r[f];
-          if (f + 1 < d) v1 = r[f + 1];
-        }
+  for (int u = 0; u < 4; ++u) slot[u] = {-infinity<float>(), -infinity<float>(), 0.0f};
+  if (DP % 8 == 0 && d == DP && first + 32 <= n) {
+    // Every row of the warp is there and every column of a step is a feature: the rows at
+    // compile-time offsets from one pointer, no bounds to check (the usual case at d = 8, 16, 32).
+    const float* const r0 = x + (first + g) * DP + 2 * t;
+#pragma unroll
+    for (int u = 0; u < 4; ++u)
+#pragma unroll
+      for (int s = 0; s < KS; ++s) {
+        const float2 v =
+            *reinterpret_cast<const float2*>(r0 + (16 * (u >> 1) + 8 * (u & 1)) * DP + 8 * s);
+        fragment(u, s, v.x - m[s][0], v.y - m[s][1]);
       }
-      // Centred (zero past d: the mean is zero there too); rows past n are never stored.
-      v0 = f < d ? v0 - m[s][0] : 0.0f;
-      v1 = f + 1 < d ? v1 - m[s][1] : 0.0f;
-      a[mt][s][h] = to_tf32(v0);
-      a[mt][s][h + 2] = to_tf32(v1);
-      xx = fmaf(v0, v0, fmaf(v1, v1, xx));
+  } else {
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const std::int64_t row = first + 16 * (u >> 1) + 8 * (u & 1) + g;
+      const float* r = x + (row < n ? row : 0) * d;
+#pragma unroll
+      for (int s = 0; s < KS; ++s) {
+        const int f = 8 * s + 2 * t;
+        float v0 = 0, v1 = 0;
+        if (row < n) {
+          if ((d & 1) == 0) {
+            if (f < d) {
+              const float2 v = *reinterpret_cast<const float2*>(r + f);
+              v0 = v.x;
+              v1 = v.y;
+            }
+          } else {
+            if (f < d) v0 = r[f];
+            if (f + 1 < d) v1 = r[f + 1];
+          }
+        }
+        // Centred (zero past d: the mean is zero there too); rows past n are never stored.
+        fragment(u, s, f < d ? v0 - m[s][0] : 0.0f, f + 1 < d ? v1 - m[s][1] : 0.0f);
+      }
     }
-    slot[u] = {-infinity<float>(), -infinity<float>(), xx};
   }
   const int tiles = (k + 7) / 8;
   // Keys (tensor_key): the low `bits` bits of a score give way to its centroid j < 8 tiles.
