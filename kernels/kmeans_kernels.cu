@@ -966,7 +966,9 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       }
       const double w = record(i, label, [&](const T* centroid) {
         // The rows were just read (L1); 16-byte loads where the row is 16-byte aligned (the
-        // staged centroid rows always are).
+        // staged centroid rows always are), with d a compile-time constant where it is DP (the
+        // loop unrolled, no trip count to work out: the same sums in the same order).
+        if (DP % 4 == 0 && d == DP) return exact_distance_aligned(data.x + i * DP, centroid, DP);
         const T* row = data.x + i * d;
         return (d & 3) == 0 ? exact_distance_aligned(row, centroid, d)
                             : exact_distance(row, centroid, d);
