@@ -889,11 +889,10 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
         const int g_step = kFull ? kGroups : groups, n_lanes = kFull ? kLanes : lanes,
                   dims = kFull ? DP : d;
         const std::int64_t step = static_cast<std::int64_t>(g_step) * dims;
-        const T* row = row0;
-        if constexpr (kDistances) {
-          const T* const centroid_column = cs + sub;
-#pragma unroll 4
-          for (int q = group; q < count; q += g_step, row += step) {
+        const T* const centroid_column = cs + sub;
+        // Point q of the warp, its row at `row` (this lane's first feature).
+        const auto visit = [&](int q, const T* row) {
+          if constexpr (kDistances) {
             const int lab = point_offset[q];
             double* const out = reinterpret_cast<double*>(column + lab * row_bytes);
             const T* const cq = centroid_column + lab * cstride;
@@ -913,10 +912,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
                 }
               }
             if (kWeighted && last_lane) out[dims - sub] += wq;
-          }
-        } else {
-#pragma unroll 4
-          for (int q = group; q < count; q += g_step, row += step) {
+          } else {
             double* const out = reinterpret_cast<double*>(column + point_offset[q]);
             if constexpr (kWeighted) {
               const double wq = point_weight[q];
@@ -933,7 +929,19 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
                   out[n_lanes * part] += static_cast<double>(row[n_lanes * part]);
             }
           }
+        };
+        if constexpr (kFull && kLanes <= 16) {
+          // A whole warp of points: every step at compile-time offsets, no trip count (at most 16
+          // steps: 32 at DP = 32 made ptxas spill).
+          if (count == 32) {
+#pragma unroll
+            for (int st = 0; st < kLanes; ++st) visit(group + st * kGroups, row0 + st * step);
+            return;
+          }
         }
+        const T* row = row0;
+#pragma unroll 4
+        for (int q = group; q < count; q += g_step, row += step) visit(q, row);
       };
       // (Only the tensor kernel: in the exact one, the search's registers leave too few for
       // the unrolled loop's, and ptxas spilled the block's running sums.)
