@@ -495,9 +495,9 @@ class CudaBackend final : public KMeansBackend<T> {
     const std::size_t exact_at = norms_at + align(k * sizeof(T));
     const std::size_t bytes = exact_at + k * d_ * sizeof(T);
     // The previous pack's copy may still be reading the host buffer (every caller waits for
-    // the stream before returning, so this is normally done already).
-    if (pack_pending_) pack_copied_.synchronize();
-    pack_pending_ = false;
+    // the stream before returning, so this is normally done already; an event never recorded
+    // is complete).
+    pack_copied_.synchronize();
     if (host_pack_.size() < bytes) {
       host_pack_ = PinnedBuffer<unsigned char>();
       host_pack_ = PinnedBuffer<unsigned char>(bytes);
@@ -519,7 +519,6 @@ class CudaBackend final : public KMeansBackend<T> {
     unsigned char* const dev = packed_.bytes.data();
     copy_to_device(dev, host_pack_.data(), bytes);
     pack_copied_.record(stream_.get());
-    pack_pending_ = true;
     packed_.view.data = reinterpret_cast<const T*>(dev);
     packed_.view.norms = reinterpret_cast<const T*>(dev + norms_at);
     packed_.view.exact = reinterpret_cast<const T*>(dev + exact_at);
@@ -637,7 +636,6 @@ class CudaBackend final : public KMeansBackend<T> {
   Packed packed_;
   PinnedBuffer<unsigned char> host_pack_;
   Event pack_copied_;
-  bool pack_pending_ = false;
   LloydPath path_;
   struct PlanEntry {
     int k;
