@@ -324,6 +324,8 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
   // of features with columns gives the same dot products, and this one makes them adjacent).
   unsigned a[2][KS][4];
   TensorBest slot[4];
+#pragma unroll
+  for (int u = 0; u < 4; ++u) slot[u] = {-infinity<float>(), -infinity<float>(), 0.0f};
   // Point slot u's centred values at features f, f + 1 of step s: its A-fragment entries and its
   // share of ||x'||^2.
   const auto fragment = [&](int u, int s, float v0, float v1) {
@@ -332,8 +334,6 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
     a[mt][s][h + 2] = to_tf32(v1);
     slot[u].xx = fmaf(v0, v0, fmaf(v1, v1, slot[u].xx));
   };
-#pragma unroll
-  for (int u = 0; u < 4; ++u) slot[u] = {-infinity<float>(), -infinity<float>(), 0.0f};
   if (DP % 8 == 0 && d == DP && first + 32 <= n) {
     // Every row of the warp is there and every column of a step is a feature: the rows at
     // compile-time offsets from one pointer, no bounds to check (the usual case at d = 8, 16, 32).
@@ -889,13 +889,12 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
         const int g_step = kFull ? kGroups : groups, n_lanes = kFull ? kLanes : lanes,
                   dims = kFull ? DP : d;
         const std::int64_t step = static_cast<std::int64_t>(g_step) * dims;
-        const T* const centroid_column = cs + sub;
         // Point q of the warp, its row at `row` (this lane's first feature).
         const auto visit = [&](int q, const T* row) {
           if constexpr (kDistances) {
             const int lab = point_offset[q];
             double* const out = reinterpret_cast<double*>(column + lab * row_bytes);
-            const T* const cq = centroid_column + lab * cstride;
+            const T* const cq = cs + sub + lab * cstride;
             double wq = 1;
             if constexpr (kWeighted) wq = point_weight[q];
 #pragma unroll
@@ -946,17 +945,16 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       // (Only the tensor kernel: in the exact one, the search's registers leave too few for
       // the unrolled loop's, and ptxas spilled the block's running sums.)
       const bool full = kTensor && d == DP && groups == 32 / point_lanes(DP);
-      if (weighted) {
+      const auto walk_by_stride = [&](auto weighted_c) {
         if (full)
-          walk(std::true_type{}, std::bool_constant<kTensor>{});
+          walk(weighted_c, std::bool_constant<kTensor>{});
         else
-          walk(std::true_type{}, std::false_type{});
-      } else {
-        if (full)
-          walk(std::false_type{}, std::bool_constant<kTensor>{});
-        else
-          walk(std::false_type{}, std::false_type{});
-      }
+          walk(weighted_c, std::false_type{});
+      };
+      if (weighted)
+        walk_by_stride(std::true_type{});
+      else
+        walk_by_stride(std::false_type{});
     }
     __syncwarp();  // every lane has read the labels before the next tile writes them
   };
