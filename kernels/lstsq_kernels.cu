@@ -448,7 +448,6 @@ struct TallTile {
   static constexpr int kCols = P + 3;
   static constexpr int kGram = P * (P + 1) / 2;
   static constexpr int kEntries = kGram + P + 2;
-  static constexpr int kPerLane = (kEntries + kWarpSize - 1) / kWarpSize;
   static_assert(kEntries <= kWarpSize * kCols, "the entries are written back into the tile");
 };
 
@@ -483,10 +482,11 @@ __device__ __forceinline__ void tall_sums_by_entry(const KernelArgs<T>& args, st
                                                    std::int64_t m, int lane, double* tile,
                                                    Sums<P>& s) {
   using L = TallTile<P>;
-  int ca[L::kPerLane], cb[L::kPerLane];
-  double acc[L::kPerLane];
+  constexpr int kPerLane = (L::kEntries + kWarpSize - 1) / kWarpSize;  // entries a lane sums
+  int ca[kPerLane], cb[kPerLane];
+  double acc[kPerLane];
 #pragma unroll
-  for (int t = 0; t < L::kPerLane; ++t) {
+  for (int t = 0; t < kPerLane; ++t) {
     tall_entry_columns<P>(lane + t * kWarpSize, ca[t], cb[t]);
     acc[t] = 0;
   }
@@ -510,13 +510,13 @@ __device__ __forceinline__ void tall_sums_by_entry(const KernelArgs<T>& args, st
       const double* v = tile + r * L::kCols;
       const double wk = v[P + 1];
 #pragma unroll
-      for (int t = 0; t < L::kPerLane; ++t) acc[t] += (wk * v[ca[t]]) * v[cb[t]];
+      for (int t = 0; t < kPerLane; ++t) acc[t] += (wk * v[ca[t]]) * v[cb[t]];
     }
     __syncwarp();  // the tile is read before the next one overwrites it
   }
   // Every entry through the tile, then each lane reads the whole set.
 #pragma unroll
-  for (int t = 0; t < L::kPerLane; ++t)
+  for (int t = 0; t < kPerLane; ++t)
     if (lane + t * kWarpSize < L::kEntries) tile[lane + t * kWarpSize] = acc[t];
   __syncwarp();
   int q = 0;
