@@ -9,6 +9,11 @@ find_package(Python3 REQUIRED COMPONENTS Interpreter)
 
 set(SEGCORE_EMU_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(SEGCORE_EMU_OPTIONS -include;segcore_cuda_emu.hpp;-Wno-unknown-pragmas;-Wno-unused-parameter;-Wno-sign-compare;-ffp-contract=off)
+# A vector access (float4, float2, double) at an address its type's alignment does not divide is
+# a "misaligned address" fault on the GPU and works on x86: UBSan's alignment check (the CUDA
+# headers declare float4 16-byte aligned, float2 8) makes it an error here too, and aborts.
+set(SEGCORE_EMU_SANITIZE -fsanitize=alignment;-fno-sanitize-recover=alignment)
+list(APPEND SEGCORE_EMU_OPTIONS ${SEGCORE_EMU_SANITIZE})
 # The kernels call fma() in their inner loops: an instruction where the building machine has one
 # (the emulator runs where it is built), else a libm call. Contraction stays off either way.
 if(EXISTS /proc/cpuinfo)
@@ -40,6 +45,7 @@ function(segcore_emulate_cuda target)
   set_source_files_properties(${generated} PROPERTIES COMPILE_OPTIONS "${SEGCORE_EMU_OPTIONS}")
   target_sources(${target} PRIVATE ${generated})
   segcore_emulate_cuda_includes(${target})
+  target_link_options(${target} PUBLIC ${SEGCORE_EMU_SANITIZE})
 endfunction()
 
 function(segcore_emulate_cuda_runtime target)

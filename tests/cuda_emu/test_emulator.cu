@@ -185,6 +185,13 @@ __global__ void misaligned_copy(const double* x) {
   __pipeline_wait_prior(0);
 }
 
+// A 16-byte load from an address 4 bytes past a float4 boundary (the GPU faults: misaligned
+// address).
+__global__ void misaligned_vector_load(const float* x, float* out) {
+  const float4 v = *reinterpret_cast<const float4*>(x + 1 + 4 * threadIdx.x);
+  out[threadIdx.x] = v.x + v.w;
+}
+
 // Thread 0 publishes a value that the others read without a barrier in between.
 __global__ void missing_barrier(int* seen) {
   __shared__ int flag;
@@ -202,6 +209,8 @@ TEST(CudaEmulatorDeathTest, StopsOnTheBugsItIsThereFor) {
   EXPECT_DEATH(write_past_the_end<<<1, 32>>>(x.p, 64), "invalid memory access.*write_past_the_end");
   EXPECT_DEATH(copy_never_waited<<<1, 32, 32 * sizeof(double)>>>(x.p), "never waited");
   EXPECT_DEATH(misaligned_copy<<<1, 32, 64>>>(x.p), "not aligned");
+  Device<float> f(256);
+  EXPECT_DEATH(misaligned_vector_load<<<1, 32>>>(f.p, f.p), "misaligned address");
 }
 
 TEST(CudaEmulator, ThreadsRunInAnOrderThatShowsMissingBarriers) {

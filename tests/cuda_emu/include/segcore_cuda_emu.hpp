@@ -17,8 +17,10 @@
 // - Checked, with a message naming the kernel and the thread, then abort(): a __syncthreads that
 //   not every live thread of the block reaches (deadlock), a warp-synchronous operation whose
 //   mask names a lane that has exited or waits elsewhere, cp.async copies of a wrong size or
-//   alignment, launch configurations the hardware rejects (returned as CUDA errors, as the
-//   runtime does), dynamic shared memory above 48 KiB without the opt-in attribute.
+//   alignment, vector loads and stores (float4, float2, double) at addresses their alignment
+//   does not divide (UBSan's alignment check, cuda_emu.cmake), launch configurations the
+//   hardware rejects (returned as CUDA errors, as the runtime does), dynamic shared memory above
+//   48 KiB without the opt-in attribute.
 // - Device memory is page-guarded: each cudaMalloc ends at an inaccessible page (reads or writes
 //   more than 256 bytes past the end fault) and starts filled with 0xff bytes (NaN doubles, -1
 //   integers), as is every block's dynamic shared memory, so reads of memory nobody wrote show.
