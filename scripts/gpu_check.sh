@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # On the GPU machine: unpack the carried Debian packages (.deps/, from scripts/fetch_gpu_deps.sh),
 # build with CUDA for sm_90, run the tests (the GPU ones included), the GPU benchmarks and the
-# PyTorch peer, print the table of the done-when figures, then run compute-sanitizer.
+# PyTorch peer, print the table of the done-when figures, run compute-sanitizer, then profile.
 #
 #   scripts/gpu_check.sh [quick|full] [STAGES]
 #
 # quick: the benchmark shapes of the done-when figures only; full: the whole grid. STAGES, comma
-# separated (default all, in this order): build, test, bench, peers, table, profile (Nsight
-# Compute on one Lloyd pass, scripts/ncu_table.py), sanitize. A quick
+# separated (default all, in this order): build, test, bench, peers, table, sanitize, profile
+# (Nsight Compute on one Lloyd pass, scripts/ncu_table.py). A quick
 # run of every stage is meant for ONE device command (a session has 15 minutes of device time,
 # the machine's start included): SEGCORE_GPU_DEADLINE (seconds from the start, default 540) is
 # checked before each benchmark, peer and sanitizer run, which past it are skipped and logged as
@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-quick}"
-stages="${2:-build,test,bench,peers,table,profile,sanitize}"
+stages="${2:-build,test,bench,peers,table,sanitize,profile}"
 deadline="${SEGCORE_GPU_DEADLINE:-540}"
 has() { [[ ",$stages," == *",$1,"* ]]; }
 deps=/tmp/deps
@@ -150,6 +150,22 @@ if has table; then
   ship
 fi
 
+# compute-sanitizer before the profile: a clean run is one of the done-when checks, the profile
+# a diagnosis (and the benchmark's groups/walk rows already time the variants it explains).
+if has sanitize && command -v compute-sanitizer > /dev/null; then
+  san() { # tool binary filter name
+    time_for 30 "$4" || return 0
+    bounded 240 compute-sanitizer --tool "$1" --error-exitcode 9 "build-gpu/tests/$2" \
+      --gtest_filter="$3" > "$res/$4.log" 2>&1
+    log "$4: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$res/$4.log" | tail -1) at $SECONDS s"
+    ship
+  }
+  san memcheck test_kmeans_cuda 'CudaBackend.*' memcheck-kmeans
+  san memcheck test_lstsq_cuda 'LstsqCuda.*:-LstsqCuda.Command*' memcheck-lstsq
+  san racecheck test_kmeans_cuda 'CudaBackend.LloydPass*:CudaBackend.GemmAndFused*' racecheck-kmeans
+  san racecheck test_lstsq_cuda 'LstsqCuda.Ragged*:LstsqCuda.Tall*' racecheck-lstsq
+  san memcheck test_regress 'RegressBySegmentCuda.*' memcheck-regress
+fi
 if has profile; then
   # Nsight Compute on one Lloyd pass (and its block reduction) at 10M x 16, k = 32 (data well
   # past L2): tensor-core search, exact search, the tensor search with one group of lanes per
@@ -205,20 +221,6 @@ if has profile; then
   ship
 fi
 
-if has sanitize && command -v compute-sanitizer > /dev/null; then
-  san() { # tool binary filter name
-    time_for 30 "$4" || return 0
-    bounded 240 compute-sanitizer --tool "$1" --error-exitcode 9 "build-gpu/tests/$2" \
-      --gtest_filter="$3" > "$res/$4.log" 2>&1
-    log "$4: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$res/$4.log" | tail -1) at $SECONDS s"
-    ship
-  }
-  san memcheck test_kmeans_cuda 'CudaBackend.*' memcheck-kmeans
-  san memcheck test_lstsq_cuda 'LstsqCuda.*:-LstsqCuda.Command*' memcheck-lstsq
-  san racecheck test_kmeans_cuda 'CudaBackend.LloydPass*:CudaBackend.GemmAndFused*' racecheck-kmeans
-  san racecheck test_lstsq_cuda 'LstsqCuda.Ragged*:LstsqCuda.Tall*' racecheck-lstsq
-  san memcheck test_regress 'RegressBySegmentCuda.*' memcheck-regress
-fi
 set -e
 
 ship
