@@ -119,6 +119,7 @@ void run_choose_k(const ChooseKOptions& o) {
       if (p.stage == ChooseKProgress::Stage::kScoring) show_progress(*stage + ", scoring");
       if (p.stage == ChooseKProgress::Stage::kFitting) show_progress(*stage + ", fitting");
     };
+    params.kmeans.progress_inertia = false;  // (not shown)
     params.kmeans.on_progress = [stage](const KMeansProgress& p) {
       show_progress(*stage + ", run " + std::to_string(p.init_run + 1) + "/" +
                     std::to_string(p.n_init) + ", iteration " + std::to_string(p.iteration));

@@ -316,11 +316,13 @@ void run_segment(const SegmentOptions& o) {
     params.init = KMeansInit::kExplicit;
     params.n_init = 1;
   }
-  if (stderr_is_terminal())
+  if (stderr_is_terminal()) {
+    params.progress_inertia = false;  // (not shown)
     params.on_progress = [](const KMeansProgress& p) {
       show_progress("k-means: run " + std::to_string(p.init_run + 1) + "/" +
                     std::to_string(p.n_init) + ", iteration " + std::to_string(p.iteration));
     };
+  }
   std::vector<double> centroids_scaled;
   std::vector<std::int32_t> labels;
   double inertia = 0;

@@ -640,7 +640,7 @@ __device__ __forceinline__ double weight_of(const DataView<T>& data, std::int64_
 template <typename T, int DP>
 __global__ void __launch_bounds__(kThreads)
     lloyd_kernel(DataView<T> data, PackedCentroidsView<T> c, std::int32_t* __restrict__ labels,
-                 bool accumulate, bool shared_centroids, bool shared_partials,
+                 bool accumulate, bool with_inertia, bool shared_centroids, bool shared_partials,
                  double* __restrict__ partials, double* __restrict__ block_totals,
                  const std::int32_t* __restrict__ given) {
   using Sort = cub::BlockRadixSort<int, kThreads, 1, int>;
@@ -689,8 +689,9 @@ __global__ void __launch_bounds__(kThreads)
       if constexpr (DP > 0) load_row<T, DP>(data.x, i, d, xr);
       label = given ? given[i] : nearest_label<T, DP>(xr, xrow, d, cs, cn, k, c.stride);
       w = weight_of(data, i);
-      inertia += w * exact_distance_reg<T, DP>(xr, xrow,
-                                               cs + static_cast<std::size_t>(label) * c.stride, d);
+      if (with_inertia)  // (given labels and no inertia: the row is not read at all)
+        inertia += w * exact_distance_reg<T, DP>(
+                           xr, xrow, cs + static_cast<std::size_t>(label) * c.stride, d);
       changed += labels[i] != label ? 1.0 : 0.0;
       labels[i] = label;
     }
@@ -785,8 +786,8 @@ __host__ __device__ constexpr int point_lanes(int d) {
 template <typename T, int DP, bool kTensor>
 __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     lloyd_warp_sums_kernel(DataView<T> data, PackedCentroidsView<T> c,
-                           std::int32_t* __restrict__ labels, bool accumulate, int groups,
-                           bool walk_inertia, double* __restrict__ partials,
+                           std::int32_t* __restrict__ labels, bool accumulate, bool with_inertia,
+                           int groups, bool walk_inertia, double* __restrict__ partials,
                            double* __restrict__ block_totals) {
   static_assert(DP > 0, "the point is held in registers");
   static_assert(!kTensor || kTensorCapable<T, DP>, "the tensor-core search is for float, d <= 32");
@@ -843,8 +844,9 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     labels[i] = label;
     return w;
   };
-  // The same, the point in registers.
+  // The same, the point in registers (without the inertia: no distance).
   const auto settle = [&](std::int64_t i, const T(&xr)[DP], int label) {
+    if (!with_inertia) return record(i, label, nullptr);
     return record(i, label, [&](const T* centroid) {
       return exact_distance_reg<T, DP>(xr, nullptr, centroid, d);
     });
@@ -966,8 +968,14 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       int point = 0;
       const int label = tensor_labels<DP>(data.x, data.n, d, base + 32 * warp, tc, k, lane, point);
       const std::int64_t i = base + 32 * warp + point;
-      if (accumulate && walk_inertia) {
-        walk_tile(base, point, label, record(i, label, nullptr), std::true_type{});
+      if (!with_inertia || (accumulate && walk_inertia)) {
+        // No distance here: none at all, or the walk's.
+        const double w = record(i, label, nullptr);
+        if (!accumulate) continue;
+        if (with_inertia)
+          walk_tile(base, point, label, w, std::true_type{});
+        else
+          walk_tile(base, point, label, w, std::false_type{});
         continue;
       }
       const double w = record(i, label, [&](const T* centroid) {
@@ -1504,8 +1512,8 @@ LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_label
 
 template <typename T>
 void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
-                const LloydPlan& plan, bool accumulate, double* partials, double* block_totals,
-                double* out, cudaStream_t stream, const std::int32_t* given) {
+                const LloydPlan& plan, bool accumulate, bool with_inertia, double* partials,
+                double* block_totals, double* out, cudaStream_t stream, const std::int32_t* given) {
   if ((given != nullptr) != plan.given_labels || accumulate != plan.accumulate)
     throw InvalidArgument("lloyd_pass: the arguments and the plan disagree");
   if (c.stride != padded_width(data.d))
@@ -1526,7 +1534,8 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
         const auto launch = [&](auto kernel) {
           allow_shared(kernel, plan.shared_bytes, device);
           kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(
-              data, c, labels, accumulate, plan.groups, plan.walk_inertia, partials, block_totals);
+              data, c, labels, accumulate, with_inertia, plan.groups, plan.walk_inertia, partials,
+              block_totals);
           check_launch("lloyd_warp_sums_kernel");
         };
         if constexpr (kTensorCapable<T, DP>) {
@@ -1540,9 +1549,9 @@ void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::i
     if (plan.warp_sums) throw InvalidArgument("lloyd_pass: a warp-sums plan for d > 64");
     auto kernel = lloyd_kernel<T, DP>;
     allow_shared(kernel, plan.shared_bytes, device);
-    kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(data, c, labels, accumulate,
-                                                            shared_centroids, plan.shared_partials,
-                                                            partials, block_totals, given);
+    kernel<<<blocks, kThreads, plan.shared_bytes, stream>>>(
+        data, c, labels, accumulate, with_inertia, shared_centroids, plan.shared_partials, partials,
+        block_totals, given);
     check_launch("lloyd_kernel");
   });
   const int width = data.d + 1;
@@ -1680,8 +1689,8 @@ void gather_rows(const T* x, int d, const std::int64_t* index, std::int64_t m, T
 #define SEGCORE_INSTANTIATE(T)                                                                     \
   template LloydPlan plan_lloyd<T>(int, int, bool, int, bool, bool, int, bool);                    \
   template void lloyd_pass<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,    \
-                              const LloydPlan&, bool, double*, double*, double*, cudaStream_t,     \
-                              const std::int32_t*);                                                \
+                              const LloydPlan&, bool, bool, double*, double*, double*,             \
+                              cudaStream_t, const std::int32_t*);                                  \
   template void nearest<T>(const DataView<T>&, const PackedCentroidsView<T>&, std::int32_t*,       \
                            double*, cudaStream_t);                                                 \
   template void update_closest<T>(const DataView<T>&, const PackedCentroidsView<T>&, double*,      \

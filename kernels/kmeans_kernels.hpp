@@ -69,16 +69,18 @@ template <typename T>
 LloydPlan plan_lloyd(int d, int k, bool accumulate, int device, bool given_labels = false,
                      bool tensor_search = true, int max_groups = 32, bool walk_inertia = false);
 
-/// One read of the data: labels (stored, counts changes), exact inertia, and when `accumulate`
-/// the per-centroid weighted sums and weights. Writes to `out` (device): [0] inertia,
-/// [1] changed (as double), then when accumulating k * d sums and k weight sums.
+/// One read of the data: labels (stored, counts changes), with `with_inertia` the exact inertia
+/// (else 0, and no distance computed: given labels and no sums, the rows are not read), and
+/// when `accumulate` the per-centroid weighted sums and weights. Writes to `out` (device):
+/// [0] inertia, [1] changed (as double), then when accumulating k * d sums and k weight sums.
 /// `partials` (plan.partial_doubles) and `block_totals` (2 * plan.blocks) are scratch.
 /// `given` (n labels, device; only with a plan made with given_labels): the new labels, as
 /// gemm_labels computes them, instead of the kernel's own nearest-centroid search.
 template <typename T>
 void lloyd_pass(const DataView<T>& data, const PackedCentroidsView<T>& c, std::int32_t* labels,
-                const LloydPlan& plan, bool accumulate, double* partials, double* block_totals,
-                double* out, cudaStream_t stream, const std::int32_t* given = nullptr);
+                const LloydPlan& plan, bool accumulate, bool with_inertia, double* partials,
+                double* block_totals, double* out, cudaStream_t stream,
+                const std::int32_t* given = nullptr);
 
 // ---- the GEMM path for large k x d (kernels/kmeans_gemm.cu) ----
 

@@ -553,6 +553,77 @@ TEST(KMeans, ProgressIsReportedOncePerIteration) {
   EXPECT_EQ(calls, r.n_iter);
 }
 
+TEST(KMeans, ProgressWithoutTheInertiaGivesTheSameFit) {
+  // The iterations' passes compute the inertia only for a progress report that wants it; the
+  // fit (labels, centres, inertia, iterations) is the same bit for bit either way.
+  const auto x = blobs(4, 250, 3, 1.5, 7);
+  const std::vector<double> w = [&] {
+    std::vector<double> v(x.size() / 3);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.5 + static_cast<double>(i % 5);
+    return v;
+  }();
+  for (const bool weighted : {false, true}) {
+    KMeansResult<double> r[2];
+    std::vector<double> seen[2];
+    for (const bool with : {false, true}) {
+      KMeansParams p;
+      p.k = 4;
+      p.n_init = 2;
+      p.seed = 3;
+      p.progress_inertia = with;
+      p.on_progress = [&](const KMeansProgress& pr) { seen[with].push_back(pr.inertia); };
+      r[with] = kmeans_fit<double>({x.data(), x.size() / 3, 3}, weighted ? w.data() : nullptr, p);
+    }
+    EXPECT_EQ(r[0].labels, r[1].labels);
+    EXPECT_EQ(r[0].centroids, r[1].centroids);
+    EXPECT_EQ(r[0].inertia, r[1].inertia);
+    EXPECT_EQ(r[0].n_iter, r[1].n_iter);
+    ASSERT_EQ(seen[0].size(), seen[1].size());
+    ASSERT_FALSE(seen[1].empty());
+    for (std::size_t i = 0; i < seen[0].size(); ++i) {
+      EXPECT_TRUE(std::isnan(seen[0][i])) << i;
+      EXPECT_TRUE(std::isfinite(seen[1][i]) && seen[1][i] > 0) << i;
+    }
+    // Lloyd never raises the inertia: the last iteration's is at least the final one.
+    EXPECT_GE(seen[1].back(), r[1].inertia * (1 - 1e-12));
+  }
+}
+
+TEST(CpuBackend, APassWithoutTheInertiaGivesTheSameLabelsAndSums) {
+  for (const std::size_t d : {1u, 3u, 4u, 9u}) {
+    const std::size_t n = 1000, k = 5;
+    std::mt19937_64 gen(d);
+    std::normal_distribution<double> normal;
+    std::vector<double> x(n * d), w(n);
+    for (auto& v : x) v = normal(gen);
+    for (auto& v : w) v = 0.25 + std::abs(normal(gen));
+    const std::vector<double> c(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(k * d));
+    for (const bool weighted : {false, true}) {
+      auto a = make_kmeans_backend<double>(Device::kCpu, 2);
+      auto b = make_kmeans_backend<double>(Device::kCpu, 2);
+      a->set_data({x.data(), n, d}, weighted ? w.data() : nullptr);
+      b->set_data({x.data(), n, d}, weighted ? w.data() : nullptr);
+      std::vector<double> sa(k * d), wa(k), sb(k * d), wb(k);
+      const LloydPassResult ra = a->lloyd_pass({c.data(), k, d}, sa.data(), wa.data());
+      const LloydPassResult rb = b->lloyd_pass({c.data(), k, d}, sb.data(), wb.data(), false);
+      EXPECT_TRUE(std::isfinite(ra.inertia) && ra.inertia > 0);
+      EXPECT_TRUE(std::isnan(rb.inertia));
+      EXPECT_EQ(ra.changed, rb.changed);
+      EXPECT_EQ(sa, sb) << "d = " << d;
+      EXPECT_EQ(wa, wb);
+      std::vector<std::int32_t> la(n), lb(n);
+      a->labels(la.data());
+      b->labels(lb.data());
+      EXPECT_EQ(la, lb);
+      // Without sums too, and the stored labels' inertia is the pass's.
+      const LloydPassResult rc = b->lloyd_pass({c.data(), k, d}, nullptr, nullptr, false);
+      EXPECT_TRUE(std::isnan(rc.inertia));
+      EXPECT_EQ(rc.changed, 0);
+      EXPECT_NEAR(b->inertia({c.data(), k, d}), ra.inertia, 1e-12 * ra.inertia);
+    }
+  }
+}
+
 TEST(KMeansErrors, InvalidArgumentsThrowWithAClearMessage) {
   const std::vector<double> x = {0, 0, 1, 1, 2, 2};
   const ConstMatrixView<double> v{x.data(), 3, 2};

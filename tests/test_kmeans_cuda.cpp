@@ -273,6 +273,70 @@ TEST(CudaBackend, InertiaInWalkGivesTheSettlesFigures) {
   auto cpu = make_kmeans_backend<float>(Device::kCpu, 1);
   EXPECT_THROW(cuda::inertia_in_walk(*cpu, true), InvalidArgument);
 }
+
+// A pass asked for no inertia (Lloyd's iterations) computes no distance to the chosen centroid
+// (and on the GEMM path reads no row for the changed count): the same labels, changed count,
+// sums and weights bit for bit as with the inertia, on every path (tensor search with the
+// inertia in the settle or the walk, exact fused search, paired search, the sorting kernel past
+// 64 features, the sums by sorting for large k, the GEMM path), and NaN for the inertia.
+template <typename T>
+void pass_without_inertia(Path path, bool walk, std::size_t n, std::size_t d, std::size_t k,
+                          bool weighted) {
+  const Data<T> data = blobs<T>(n, d, std::max<std::size_t>(1, k / 2), weighted, n + d + k);
+  const std::vector<T> c = pick_centroids(data, k);
+  const ConstMatrixView<T> cv{c.data(), k, d};
+  const std::string what = std::string(sizeof(T) == 4 ? "float" : "double") +
+                           " path=" + std::to_string(static_cast<int>(path)) +
+                           (walk ? " walk" : "") + " n=" + std::to_string(n) +
+                           " d=" + std::to_string(d) + " k=" + std::to_string(k) +
+                           (weighted ? " weighted" : "");
+  std::vector<std::int32_t> labels[2];
+  std::vector<double> sums[2], weights[2];
+  LloydPassResult r[2];
+  double stored_inertia = 0;
+  for (int with = 0; with < 2; ++with) {
+    auto gpu = gpu_backend<T>(path);
+    cuda::inertia_in_walk(*gpu, walk);
+    gpu->set_data(data.view(), data.weights());
+    sums[with].resize(k * d);
+    weights[with].resize(k);
+    r[with] = gpu->lloyd_pass(cv, sums[with].data(), weights[with].data(), with == 1);
+    labels[with].resize(n);
+    gpu->labels(labels[with].data());
+    if (with == 0) {
+      const LloydPassResult again = gpu->lloyd_pass(cv, nullptr, nullptr, false);
+      EXPECT_TRUE(std::isnan(again.inertia)) << what;
+      EXPECT_EQ(again.changed, 0) << what;
+      stored_inertia = gpu->inertia(cv);
+    }
+  }
+  EXPECT_TRUE(std::isnan(r[0].inertia)) << what;
+  EXPECT_TRUE(std::isfinite(r[1].inertia) && r[1].inertia > 0) << what;
+  EXPECT_EQ(labels[0], labels[1]) << what;
+  EXPECT_EQ(r[0].changed, r[1].changed) << what;
+  EXPECT_EQ(r[0].changed, static_cast<std::int64_t>(n)) << what;
+  EXPECT_EQ(0, std::memcmp(sums[0].data(), sums[1].data(), k * d * sizeof(double))) << what;
+  EXPECT_EQ(weights[0], weights[1]) << what;
+  EXPECT_LE(rel(stored_inertia, r[1].inertia), 1e-12) << what;
+}
+
+TEST(CudaBackend, APassWithoutTheInertiaGivesTheSameLabelsAndSums) {
+  SKIP_WITHOUT_GPU();
+  for (const bool weighted : {false, true}) {
+    for (const bool walk : {false, true}) {
+      pass_without_inertia<float>(Path::kAuto, walk, 20000, 16, 32, weighted);  // tensor
+      pass_without_inertia<float>(Path::kAuto, walk, 1537, 3, 5, weighted);
+    }
+    EXPECT_EQ(cuda::fused_search_kind<float>(16, 32), "tensor");
+    pass_without_inertia<float>(Path::kFusedExact, false, 4099, 16, 32, weighted);  // paired
+    pass_without_inertia<float>(Path::kFusedExact, false, 3001, 24, 7, weighted);
+    pass_without_inertia<double>(Path::kAuto, false, 3001, 5, 7, weighted);
+    pass_without_inertia<float>(Path::kAuto, false, 2000, 70, 6, weighted);     // sort kernel
+    pass_without_inertia<double>(Path::kAuto, false, 1500, 40, 700, weighted);  // large k
+    pass_without_inertia<float>(Path::kGemm, false, 2500, 20, 9, weighted);
+    pass_without_inertia<double>(Path::kGemm, false, 2500, 33, 40, weighted);
+  }
+}
 #endif
 
 /// Points near the bisectors of pairs of centroids (centroids within 1 of `offset` in every

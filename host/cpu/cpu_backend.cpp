@@ -113,7 +113,8 @@ class CpuBackend final : public KMeansBackend<T> {
 
   void reset_labels() override { std::fill(labels_.begin(), labels_.end(), -1); }
 
-  LloydPassResult lloyd_pass(ConstMatrixView<T> c, double* sums, double* weight_sums) override {
+  LloydPassResult lloyd_pass(ConstMatrixView<T> c, double* sums, double* weight_sums,
+                             bool with_inertia = true) override {
     check_centroids(c);
     const std::size_t k = c.rows;
     const bool accumulate = sums != nullptr && weight_sums != nullptr;
@@ -133,7 +134,7 @@ class CpuBackend final : public KMeansBackend<T> {
       for (std::size_t t0 = ch.begin(ci); t0 < ch.end(ci); t0 += kTile) {
         const std::size_t rows = std::min(kTile, ch.end(ci) - t0);
         tile_(pc, c.data, x_.data() + t0 * d_, w_.empty() ? nullptr : w_.data() + t0, rows,
-              labels_.data() + t0, scratch, ps, pw, totals);
+              labels_.data() + t0, scratch, ps, pw, with_inertia, totals);
       }
       inertia[ci] = totals.inertia;
       changed[ci] = totals.changed;
@@ -144,6 +145,7 @@ class CpuBackend final : public KMeansBackend<T> {
       result.inertia += inertia[ci];
       result.changed += changed[ci];
     }
+    if (!with_inertia) result.inertia = std::numeric_limits<double>::quiet_NaN();
     if (accumulate) {
       std::fill(sums, sums + k * d_, 0.0);
       std::fill(weight_sums, weight_sums + k, 0.0);

@@ -47,15 +47,15 @@ struct TileTotals {
 };
 
 /// One tile of a Lloyd pass: assigns the `rows` rows of x (rows x d) to the nearest of the
-/// packed centroids, counts and stores changed labels (labels: rows, in/out), adds
-/// w_i ||x_i - c||^2 (exact, in double) to totals.inertia, and when `sums` is given adds w_i x_i
-/// to sums (k x d) and w_i to weight_sums (k). centroids: k x d row-major (the unpacked ones);
-/// weights: rows values or nullptr for ones; scratch: rows labels of workspace.
+/// packed centroids, counts and stores changed labels (labels: rows, in/out), with `inertia`
+/// adds w_i ||x_i - c||^2 (exact, in double) to totals.inertia, and when `sums` is given adds
+/// w_i x_i to sums (k x d) and w_i to weight_sums (k). centroids: k x d row-major (the unpacked
+/// ones); weights: rows values or nullptr for ones; scratch: rows labels of workspace.
 template <typename T>
 using LloydTileKernel = void (*)(const PackedCentroids<T>& packed, const T* centroids, const T* x,
                                  const T* weights, std::size_t rows, std::int32_t* labels,
                                  std::int32_t* scratch, double* sums, double* weight_sums,
-                                 TileTotals& totals);
+                                 bool inertia, TileTotals& totals);
 
 /// The fastest kernels this processor supports.
 template <typename T>
@@ -74,7 +74,7 @@ const char* assign_kernel_isa();
   template <typename T>                                                                            \
   void lloyd_tile(const PackedCentroids<T>& packed, const T* centroids, const T* x,                \
                   const T* weights, std::size_t rows, std::int32_t* labels, std::int32_t* scratch, \
-                  double* sums, double* weight_sums, TileTotals& totals);                          \
+                  double* sums, double* weight_sums, bool inertia, TileTotals& totals);            \
   }
 SEGCORE_DECLARE_KERNELS(base)
 SEGCORE_DECLARE_KERNELS(avx2)

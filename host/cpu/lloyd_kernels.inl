@@ -151,20 +151,38 @@ inline double distance_and_accumulate(const T* x, const T* c, std::size_t d, dou
   return (tail + acc[1]) + (acc[2] + acc[3]);
 }
 
+/// s += w * x (the same additions as distance_and_accumulate's, without the distance).
+template <typename T>
+inline void accumulate_row(const T* x, std::size_t d, double w, double* s) {
+  typedef double D4 __attribute__((vector_size(32)));
+  std::size_t f = 0;
+  for (; f + 4 <= d; f += 4) {
+    const D4 xv = {static_cast<double>(x[f]), static_cast<double>(x[f + 1]),
+                   static_cast<double>(x[f + 2]), static_cast<double>(x[f + 3])};
+    D4 sv = load<D4>(s + f);
+    sv += w * xv;
+    std::memcpy(s + f, &sv, sizeof sv);
+  }
+  for (; f < d; ++f) s[f] += w * static_cast<double>(x[f]);
+}
+
 }  // namespace
 
 template <typename T>
 void lloyd_tile(const PackedCentroids<T>& pc, const T* centroids, const T* x, const T* weights,
                 std::size_t rows, std::int32_t* labels, std::int32_t* scratch, double* sums,
-                double* weight_sums, TileTotals& totals) {
+                double* weight_sums, bool inertia, TileTotals& totals) {
   const std::size_t d = pc.d;
   assign_nearest(pc, x, rows, scratch);
   for (std::size_t r = 0; r < rows; ++r) {
     const std::int32_t lab = scratch[r];
     const double w = weights ? static_cast<double>(weights[r]) : 1.0;
     const std::size_t at = static_cast<std::size_t>(lab) * d;
-    totals.inertia +=
-        w * distance_and_accumulate(x + r * d, centroids + at, d, w, sums ? sums + at : nullptr);
+    if (inertia)
+      totals.inertia +=
+          w * distance_and_accumulate(x + r * d, centroids + at, d, w, sums ? sums + at : nullptr);
+    else if (sums)
+      accumulate_row(x + r * d, d, w, sums + at);
     if (sums) weight_sums[lab] += w;
     totals.changed += labels[r] != lab;
     labels[r] = lab;
@@ -173,10 +191,10 @@ void lloyd_tile(const PackedCentroids<T>& pc, const T* centroids, const T* x, co
 
 template void lloyd_tile<float>(const PackedCentroids<float>&, const float*, const float*,
                                 const float*, std::size_t, std::int32_t*, std::int32_t*, double*,
-                                double*, TileTotals&);
+                                double*, bool, TileTotals&);
 template void lloyd_tile<double>(const PackedCentroids<double>&, const double*, const double*,
                                  const double*, std::size_t, std::int32_t*, std::int32_t*, double*,
-                                 double*, TileTotals&);
+                                 double*, bool, TileTotals&);
 
 template <typename T>
 void assign_nearest(const PackedCentroids<T>& pc, const T* x, std::size_t rows,

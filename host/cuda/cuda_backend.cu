@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <string>
@@ -186,7 +187,8 @@ class CudaBackend final : public KMeansBackend<T> {
     stream_.synchronize();
   }
 
-  LloydPassResult lloyd_pass(ConstMatrixView<T> c, double* sums, double* weight_sums) override {
+  LloydPassResult lloyd_pass(ConstMatrixView<T> c, double* sums, double* weight_sums,
+                             bool with_inertia = true) override {
     if (timing_) timing_->start.record(stream_.get());
     const Packed& p = pack(c);
     if (timing_) timing_->kernels.record(stream_.get());
@@ -201,13 +203,14 @@ class CudaBackend final : public KMeansBackend<T> {
     lloyd_out_.resize(2 + static_cast<std::size_t>(k) * (d_ + 1));
     if (gemm) {
       // Labels by GEMM + argmin, then the fused kernel with those labels for the inertia and
-      // the changed count, and the sorted label sums for the update.
+      // the changed count (without the inertia it reads no row), and the sorted label sums for
+      // the update.
       prepare_gemm(k, accumulate);
       gemm_labels<T>(cublas_->get(), view(), p.view, scores_.data(), tile_rows_,
                      next_labels_.data(), stream_.get());
       const LloydPlan plan = plan_with_buffers(k, false, true);
-      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, false, partials_.data(),
-                          lloyd_totals_.data(), lloyd_out_.data(), stream_.get(),
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, false, with_inertia,
+                          partials_.data(), lloyd_totals_.data(), lloyd_out_.data(), stream_.get(),
                           next_labels_.data());
       if (accumulate)
         label_sums<T>(view(), labels_.data(), k, sums_scratch_.data(), sums_scratch_.size(),
@@ -219,15 +222,15 @@ class CudaBackend final : public KMeansBackend<T> {
       prepare_label_sums(k);
       // (The plan first: it may reallocate the buffers whose pointers are passed below.)
       const LloydPlan plan = plan_with_buffers(k, false, false);
-      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, false, partials_.data(),
-                          lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, false, with_inertia,
+                          partials_.data(), lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
       label_sums<T>(view(), labels_.data(), k, sums_scratch_.data(), sums_scratch_.size(),
                     lloyd_out_.data(), stream_.get());
     } else {
       // (The kernel zeroes its own partial sums.)
       const LloydPlan plan = plan_with_buffers(k, accumulate, false);
-      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, accumulate, partials_.data(),
-                          lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
+      cuda::lloyd_pass<T>(view(), p.view, labels_.data(), plan, accumulate, with_inertia,
+                          partials_.data(), lloyd_totals_.data(), lloyd_out_.data(), stream_.get());
     }
     const std::size_t count = accumulate ? 2 + static_cast<std::size_t>(k) * (d_ + 1) : 2;
     if (timing_) timing_->stop.record(stream_.get());
@@ -239,7 +242,7 @@ class CudaBackend final : public KMeansBackend<T> {
       timing_->passes += 1;
     }
     LloydPassResult r;
-    r.inertia = host_out_[0];
+    r.inertia = with_inertia ? host_out_[0] : std::numeric_limits<double>::quiet_NaN();
     r.changed = static_cast<std::int64_t>(host_out_[1]);
     if (accumulate) {
       std::copy(host_out_.begin() + 2, host_out_.begin() + 2 + k * d_, sums);

@@ -42,10 +42,13 @@ struct LloydOutcome {
 /// Lloyd iterations from `centers` (k x d, updated in place) with scikit-learn's rules: stop
 /// when no label changes, or when the summed squared centre shift is <= tol_abs; empty clusters
 /// are relocated to the points farthest from their centres; a final assignment makes labels
-/// match the returned centres. on_iteration(iteration, inertia, shift) may be empty.
+/// match the returned centres. on_iteration(iteration, inertia, shift) may be empty; the
+/// iterations' passes compute the inertia it is given only with `iteration_inertia` (else it is
+/// NaN): the outcome's inertia comes from the final assignment either way.
 template <typename T>
 LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::vector<T>& centers,
                        int max_iter, double tol_abs,
-                       const std::function<void(int, double, double)>& on_iteration);
+                       const std::function<void(int, double, double)>& on_iteration,
+                       bool iteration_inertia);
 
 }  // namespace segcore::detail

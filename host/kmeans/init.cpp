@@ -97,7 +97,8 @@ std::vector<T> kmeans_parallel(KMeansBackend<T>& backend, const HeldRows<T>& row
   if (m == k) return cand;
 
   std::vector<double> sums(m * d), wsum(m);
-  backend.lloyd_pass({cand.data(), m, d}, sums.data(), wsum.data());
+  // (Only the weights are used: no inertia.)
+  backend.lloyd_pass({cand.data(), m, d}, sums.data(), wsum.data(), false);
   std::vector<T> cand_w(m);
   for (std::size_t j = 0; j < m; ++j) cand_w[j] = static_cast<T>(wsum[j]);
 
@@ -109,7 +110,7 @@ std::vector<T> kmeans_parallel(KMeansBackend<T>& backend, const HeldRows<T>& row
   cand_rows.weights = cand_w.data();
   std::vector<T> centers = kmeans_plusplus<T>(*reducer, cand_rows, k, rng);
   constexpr int kReduceIterations = 30;
-  run_lloyd<T>(*reducer, cand_rows, centers, kReduceIterations, tol_abs, {});
+  run_lloyd<T>(*reducer, cand_rows, centers, kReduceIterations, tol_abs, {}, false);
   return centers;
 }
 

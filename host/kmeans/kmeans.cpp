@@ -142,7 +142,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 template <typename T>
 LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::vector<T>& centers,
                        int max_iter, double tol_abs,
-                       const std::function<void(int, double, double)>& on_iteration) {
+                       const std::function<void(int, double, double)>& on_iteration,
+                       bool iteration_inertia) {
   const std::size_t d = rows.d, k = centers.size() / d;
   std::vector<double> sums(k * d), wsum(k);
   std::vector<T> next(k * d);
@@ -151,8 +152,10 @@ LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::
   bool strict = false;
   int it = 0;
   for (; it < max_iter; ++it) {
+    // The inertia only for a progress report that shows it (as scikit-learn computes it only
+    // when verbose): the returned one comes from the final assignment below.
     const LloydPassResult pass =
-        backend.lloyd_pass({centers.data(), k, d}, sums.data(), wsum.data());
+        backend.lloyd_pass({centers.data(), k, d}, sums.data(), wsum.data(), iteration_inertia);
     relocate_empty_clusters(backend, rows, centers, sums, wsum);
     double shift = 0.0;
     for (std::size_t j = 0; j < k; ++j) {
@@ -185,10 +188,10 @@ LloydOutcome run_lloyd(KMeansBackend<T>& backend, const HeldRows<T>& rows, std::
 
 template LloydOutcome run_lloyd<float>(KMeansBackend<float>&, const HeldRows<float>&,
                                        std::vector<float>&, int, double,
-                                       const std::function<void(int, double, double)>&);
+                                       const std::function<void(int, double, double)>&, bool);
 template LloydOutcome run_lloyd<double>(KMeansBackend<double>&, const HeldRows<double>&,
                                         std::vector<double>&, int, double,
-                                        const std::function<void(int, double, double)>&);
+                                        const std::function<void(int, double, double)>&, bool);
 
 }  // namespace detail
 
@@ -272,7 +275,8 @@ KMeansResult<T> fit(ConstMatrixView<T> x, const T* weights, const KMeansParams& 
       };
     }
     const detail::LloydOutcome outcome =
-        detail::run_lloyd(*backend, rows, centers, params.max_iter, tol_abs, report);
+        detail::run_lloyd(*backend, rows, centers, params.max_iter, tol_abs, report,
+                          params.on_progress && params.progress_inertia);
     backend->labels(labels.data());
     result.lloyd_seconds += detail::seconds_since(t0);
 

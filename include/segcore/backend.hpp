@@ -21,7 +21,9 @@ void check_row_indices(const std::int64_t* index, std::size_t m, std::size_t n);
 
 /// What one Lloyd pass reports.
 struct LloydPassResult {
-  double inertia = 0.0;      ///< sum_i w_i ||x_i - c_{label_i}||^2 against the centroids given
+  /// sum_i w_i ||x_i - c_{label_i}||^2 against the centroids given; NaN from a pass asked for
+  /// no inertia.
+  double inertia = 0.0;
   std::int64_t changed = 0;  ///< labels that differ from the stored ones (all, after reset)
 };
 
@@ -77,11 +79,14 @@ class KMeansBackend {
   /// Sets every stored label to -1.
   virtual void reset_labels() = 0;
   /// One read of the data: labels_i = argmin_j ||x_i - c_j||^2 (ties to the lowest j), stored;
-  /// counts labels that changed; inertia exactly (not through the norm expansion). When `sums`
-  /// and `weight_sums` are given, also sums (k x d) = sum of w_i x_i and weight_sums (k) = sum of
-  /// w_i over each centroid's points. centroids: k x d.
+  /// counts labels that changed; with `with_inertia`, the inertia exactly (not through the norm
+  /// expansion; without it, NaN, and no distance to the chosen centroid is computed: Lloyd's
+  /// iterations need none, as in scikit-learn, which computes it per iteration only when
+  /// verbose). When `sums` and `weight_sums` are given, also sums (k x d) = sum of w_i x_i and
+  /// weight_sums (k) = sum of w_i over each centroid's points. centroids: k x d. (Every backend
+  /// repeats the default.)
   virtual LloydPassResult lloyd_pass(ConstMatrixView<T> centroids, double* sums,
-                                     double* weight_sums) = 0;
+                                     double* weight_sums, bool with_inertia = true) = 0;
   /// sum_i w_i ||x_i - c_{label_i}||^2 with the stored labels.
   virtual double inertia(ConstMatrixView<T> centroids) = 0;
   /// Copies the stored labels (n) to the host.
