@@ -75,8 +75,9 @@ void Lloyd(benchmark::State& state) {
   backend->set_data({x.data(), n, d}, nullptr);
   std::vector<double> sums(k * d), wsum(k);
   for (auto _ : state) {
-    const auto r = backend->lloyd_pass({c.data(), k, d}, sums.data(), wsum.data());
-    benchmark::DoNotOptimize(r.inertia);
+    // As the fit's iterations run it: no inertia (bench/README.md).
+    const auto r = backend->lloyd_pass({c.data(), k, d}, sums.data(), wsum.data(), false);
+    benchmark::DoNotOptimize(r.changed);
   }
   set_counters(state, n, d, k, sizeof(T));
   state.SetLabel(backend->describe());
@@ -105,11 +106,13 @@ std::unique_ptr<segcore::KMeansBackend<T>> gpu_backend(long path) {
 /// One Lloyd pass of the GPU backend per iteration, timed by the wall clock (what a fit waits
 /// for: the centroids' upload, the kernels, the results' copy back and the host's share), with
 /// the device's time of the same passes from CUDA events beside it: counters pass_ms (upload and
-/// kernels) and kernels_ms (the kernels alone), means over the iterations. With `sums` false, the
-/// pass without the update's sums (labels, inertia and the change count only), which parts the
-/// search's cost from the sums'.
+/// kernels) and kernels_ms (the kernels alone), means over the iterations. As the fit's
+/// iterations run it, the pass computes no inertia. With `sums` false, the pass without the
+/// update's sums (labels and the change count only), which parts the search's cost from the
+/// sums'.
 /// The 4th argument is the path or, with `groups_arg`, cap_warp_groups's cap (the path then the
-/// shape's choice) and a 5th, inertia_in_walk's choice (0 or 1).
+/// shape's choice) and a 5th, the inertia: 0 none, 1 from the settle (a third read of each row),
+/// 2 in the walk (inertia_in_walk).
 template <typename T>
 void lloyd_cuda_pass(benchmark::State& state, bool sums, bool groups_arg = false) {
   if (skip_without_gpu(state)) return;
@@ -121,20 +124,21 @@ void lloyd_cuda_pass(benchmark::State& state, bool sums, bool groups_arg = false
   const std::vector<T>& x = large_data<T>(n, d);
   std::vector<T> c(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(k * d));
   auto backend = gpu_backend<T>(path);
+  const bool inertia = groups_arg && state.range(4) != 0;
   if (groups_arg) {
     segcore::cuda::cap_warp_groups(*backend, static_cast<int>(state.range(3)));
-    segcore::cuda::inertia_in_walk(*backend, state.range(4) != 0);
+    segcore::cuda::inertia_in_walk(*backend, state.range(4) == 2);
   }
   backend->set_data({x.data(), n, d}, nullptr);
   std::vector<double> sum(k * d), wsum(k);
   double* const s = sums ? sum.data() : nullptr;
   double* const w = sums ? wsum.data() : nullptr;
-  backend->lloyd_pass({c.data(), k, d}, s, w);  // warm-up, plan
+  backend->lloyd_pass({c.data(), k, d}, s, w, inertia);  // warm-up, plan
   segcore::cuda::enable_pass_timing(*backend);
   double pass_ms = 0, kernels_ms = 0;
   for (auto _ : state) {
-    const auto r = backend->lloyd_pass({c.data(), k, d}, s, w);
-    benchmark::DoNotOptimize(r.inertia);
+    const auto r = backend->lloyd_pass({c.data(), k, d}, s, w, inertia);
+    benchmark::DoNotOptimize(r.changed);
     const segcore::cuda::PassTiming t = segcore::cuda::last_pass_timing(*backend);
     pass_ms += t.pass_ms;
     kernels_ms += t.kernels_ms;
@@ -165,8 +169,10 @@ void LloydCudaLabels(benchmark::State& state) {
 
 /// The pass with at most `groups` groups of lanes per warp in the warp-sums kernel (each group
 /// a set of sums in shared memory): fewer leave more of the SM's memory to L1, where the second
-/// and third reads of each row should hit, for a longer walk; and with `walk` 1, the inertia
-/// summed in the walk instead of by a third read of each row (inertia_in_walk; bench/README.md).
+/// read of each row (the walk's) should hit, for a longer walk; and with `inertia` 1 or 2, the
+/// inertia too (as a fit with a progress report that shows it computes it every iteration),
+/// from a third read of each row by the thread that settles the point (1) or summed in the walk
+/// (2, inertia_in_walk; bench/README.md).
 template <typename T>
 void LloydCudaGroups(benchmark::State& state) {
   lloyd_cuda_pass<T>(state, true, true);
@@ -347,9 +353,10 @@ void retail_shape(benchmark::internal::Benchmark* b, const std::vector<std::stri
 void LabelsGrid(benchmark::internal::Benchmark* b) { retail_shape(b, {"path"}, {{0}, {3}}); }
 
 /// The warp-sums kernel with one and two groups per warp (two is the default plan there on an
-/// H100 or H200), each with the inertia from the settle (walk:0, the default) and from the walk.
+/// H100 or H200), each without the inertia (as the fit's iterations), with it from the settle
+/// (the default where it is asked for) and with it in the walk.
 void GroupsGrid(benchmark::internal::Benchmark* b) {
-  retail_shape(b, {"groups", "walk"}, {{1, 0}, {1, 1}, {2, 0}, {2, 1}});
+  retail_shape(b, {"groups", "inertia"}, {{1, 0}, {1, 1}, {1, 2}, {2, 0}, {2, 1}, {2, 2}});
 }
 
 void SgemmGrid(benchmark::internal::Benchmark* b) {

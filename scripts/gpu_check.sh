@@ -104,8 +104,8 @@ if has bench; then
   # quick: the copy bandwidth and the done-when shapes first (100M x 16 k = 32 beside the copy,
   # with and without the update's sums;
   # 10M x 128 k = 1024 beside the SGEMM of its distance shape; the whole 100M fit), then one
-  # and two groups of lanes per warp at 100M x 16 k = 32 (L1 against the walk), each with the
-  # inertia from the settle and from the walk, then the CPU
+  # and two groups of lanes per warp at 100M x 16 k = 32 (L1 against the walk), each without
+  # the inertia, with it from the settle and with it in the walk, then the CPU
   # backend on this machine's cores at two of them. full: the whole GPU grid at 1M and 10M (both
   # paths where the choice is close), the fits, the grid at 100M, then the CPU grid: more than
   # the ten minutes of one device command; each group ships as it finishes.
@@ -168,9 +168,11 @@ if has sanitize && command -v compute-sanitizer > /dev/null; then
 fi
 if has profile; then
   # Nsight Compute on one Lloyd pass (and its block reduction) at 10M x 16, k = 32 (data well
-  # past L2): tensor-core search, exact search, the tensor search with one group of lanes per
-  # warp instead of two (less shared memory, more L1), and with the inertia summed in the walk
-  # (one read of each row fewer): what each moves and issues per point (scripts/ncu_table.py). --clock-control none leaves the clocks as the card has them. A first
+  # past L2), as the fit's iterations run it (no inertia): tensor-core search, exact search, the
+  # tensor search with one group of lanes per warp instead of two (less shared memory, more L1),
+  # and the tensor search with the inertia from the settle (a third read of each row): what each
+  # moves and issues per point (scripts/ncu_table.py). --clock-control none leaves the clocks as
+  # the card has them. A first
   # try asks for named metrics beside the sections; should this ncu not know one of them (or
   # --print-units), a second try takes the sections alone.
   ncu_bin="$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2> /dev/null | head -1 || true)"
@@ -192,8 +194,8 @@ if has profile; then
     profiles=()
     for run in 'tensor:LloydCuda<float>/n:10000000/d:16/k:32/path:0/' \
       'exact:LloydCuda<float>/n:10000000/d:16/k:32/path:3/' \
-      'onegroup:LloydCudaGroups<float>/n:10000000/d:16/k:32/groups:1/walk:0/' \
-      'walk:LloydCudaGroups<float>/n:10000000/d:16/k:32/groups:2/walk:1/'; do
+      'onegroup:LloydCudaGroups<float>/n:10000000/d:16/k:32/groups:1/inertia:0/' \
+      'settle:LloydCudaGroups<float>/n:10000000/d:16/k:32/groups:2/inertia:1/'; do
       name=${run%%:*}
       csv="$res/ncu-lloyd-$name.csv"
       for try in metrics sections; do

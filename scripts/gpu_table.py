@@ -95,10 +95,10 @@ if s in lloyd and bw:
         print(f"  without the update's sums: {ms(lab):.2f} ms = {ms(lab) / read_ms:.2f} x read time "
               f"(the sums {lloyd[s] - ms(lab):.2f} ms)")
     for g in (1, 2):
-        for walk in (0, 1):
-            grp = runs("LloydCudaGroups", f"/groups:{g}/walk:{walk}/").get(s)
+        for inertia in (0, 1, 2):
+            grp = runs("LloydCudaGroups", f"/groups:{g}/inertia:{inertia}/").get(s)
             if grp:
-                how = "the inertia in the walk" if walk else "the inertia from the settle"
+                how = ("no inertia", "the inertia from the settle", "the inertia in the walk")[inertia]
                 print(f"  at most {g} group{'s' if g > 1 else ''} of lanes per warp, {how}: "
                       f"{ms(grp):.2f} ms = {ms(grp) / read_ms:.2f} x read time")
     exact = runs("LloydCuda", "/path:3").get(s)

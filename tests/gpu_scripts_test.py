@@ -60,8 +60,9 @@ with tempfile.TemporaryDirectory() as tmp:
     lloyd = bench("LloydCuda<float>/n:100000000/d:16/k:32/path:0/real_time", 2.773, GB=6.4 / 2.773e-3,
                   pass_ms=2.70, kernels_ms=2.56)
     labels = bench("LloydCudaLabels<float>/n:100000000/d:16/k:32/path:0/real_time", 2.347)
-    one_group = bench("LloydCudaGroups<float>/n:100000000/d:16/k:32/groups:1/walk:0/real_time", 3.2)
-    two_walk = bench("LloydCudaGroups<float>/n:100000000/d:16/k:32/groups:2/walk:1/real_time", 2.56)
+    one_group = bench("LloydCudaGroups<float>/n:100000000/d:16/k:32/groups:1/inertia:1/real_time", 3.2)
+    two_walk = bench("LloydCudaGroups<float>/n:100000000/d:16/k:32/groups:2/inertia:2/real_time", 2.56)
+    two_none = bench("LloydCudaGroups<float>/n:100000000/d:16/k:32/groups:2/inertia:0/real_time", 2.347)
     labels_exact = bench("LloydCudaLabels<float>/n:100000000/d:16/k:32/path:3/real_time", 9.9)
     exact = bench("LloydCuda<float>/n:100000000/d:16/k:32/path:3/real_time", 4.267)
     big = bench("LloydCuda<float>/n:10000000/d:128/k:1024/path:0/real_time", 60.0)
@@ -70,7 +71,8 @@ with tempfile.TemporaryDirectory() as tmp:
     kern = bench("BM_lstsq_cuda_kernel/m:24/features:4/manual_time", 2.0)
     gels = bench("BM_cublas_gels_batched/m:24/features:4/manual_time", 30.0)
     torch = [{"peer": "pytorch", "n": 100000000, "d": 16, "k": 32, "ms_median": 27.73}]
-    out = table(tmp, [copy, lloyd, labels, labels_exact, one_group, two_walk, exact, big, sgemm, fit],
+    out = table(tmp, [copy, lloyd, labels, labels_exact, one_group, two_walk, two_none, exact, big, sgemm,
+                      fit],
                 [kern, gels], torch)
     print(out)
     for pattern, expected, what in [
@@ -86,6 +88,8 @@ with tempfile.TemporaryDirectory() as tmp:
          1.50, "one group: 3.2 ms is 1.50 x the read time"),
         (r"at most 2 groups of lanes per warp, the inertia in the walk: [\d.]+ ms = ([\d.]+) x read",
          1.20, "two groups, the inertia in the walk: 2.56 ms is 1.20 x the read time"),
+        (r"at most 2 groups of lanes per warp, no inertia: [\d.]+ ms = ([\d.]+) x read",
+         1.10, "two groups, no inertia: 2.347 ms is 1.10 x the read time"),
         (r"exact search instead .*= ([\d.]+) x read time", 2.00,
          "the exact search's 4.267 ms (not the labels-only pass's) is 2.00 x the read time"),
         (r"vs PyTorch [\d.]+ ms: ([\d.]+)x faster", 10.0, "PyTorch 27.73 ms is 10.0x"),
