@@ -53,8 +53,9 @@ struct KMeansParams {
   /// Called once per Lloyd iteration when set.
   std::function<void(const KMeansProgress&)> on_progress;
   /// Whether on_progress is given each iteration's inertia: one exact distance per point and
-  /// iteration more (about a tenth of a GPU pass at d = 16, k = 32); without it, NaN. The fit's
-  /// result is the same either way (its inertia comes from the final assignment).
+  /// iteration more (on the GPU at d = 16, k = 32 about a tenth of a pass's instructions, counted
+  /// in its SASS, and a third read of each row); without it, NaN. The fit's result is the same
+  /// either way (its inertia comes from the final assignment).
   bool progress_inertia = true;
 };
 
