@@ -58,7 +58,7 @@ void cap_warp_groups(KMeansBackend<T>& backend, int max_groups);
 /// distance for the inertia in its walk over the warp's points (each lane the squared
 /// differences of the features it sums, the row's values already in registers) instead of in
 /// the thread that settles the point, which reads the row from memory once more. Off by
-/// default; for measuring whether that read costs (bench_kmeans LloydCudaGroups, walk:1). The
+/// default; for measuring whether that read costs (bench_kmeans LloydCudaGroups, inertia:2). The
 /// labels and the sums are the same bits; the inertia is added in another order (equal up to
 /// rounding). Passes without sums, and the other kernels, are unchanged. Throws
 /// InvalidArgument for a backend that is not CUDA's.
