@@ -88,6 +88,12 @@ std::vector<T> pick_centroids(const Data<T>& data, std::size_t k) {
 
 double rel(double a, double b) { return std::fabs(a - b) / std::max(std::fabs(b), 1e-300); }
 
+/// "n=... d=... k=..." (and " weighted"), for the failure messages.
+std::string shape_name(std::size_t n, std::size_t d, std::size_t k, bool weighted = false) {
+  return "n=" + std::to_string(n) + " d=" + std::to_string(d) + " k=" + std::to_string(k) +
+         (weighted ? " weighted" : "");
+}
+
 template <typename T>
 void compare_lloyd_pass(std::size_t n, std::size_t d, std::size_t k, bool weighted,
                         Path path = Path::kAuto) {
@@ -101,9 +107,7 @@ void compare_lloyd_pass(std::size_t n, std::size_t d, std::size_t k, bool weight
   std::vector<double> s_cpu(k * d), w_cpu(k), s_gpu(k * d), w_gpu(k);
   const LloydPassResult r_cpu = cpu->lloyd_pass(cv, s_cpu.data(), w_cpu.data());
   const LloydPassResult r_gpu = gpu->lloyd_pass(cv, s_gpu.data(), w_gpu.data());
-  const std::string what = "n=" + std::to_string(n) + " d=" + std::to_string(d) +
-                           " k=" + std::to_string(k) + (weighted ? " weighted" : "") +
-                           (path == Path::kGemm ? " gemm" : "");
+  const std::string what = shape_name(n, d, k, weighted) + (path == Path::kGemm ? " gemm" : "");
   // Fused path: the same scores in the same order (fused multiply-adds from f = 0 on both), so
   // the same labels except where the CPU's build has no FMA and a near-tie flips. GEMM path:
   // cuBLAS sums the dot products in its own order, so a near-tie may flip either way.
@@ -236,8 +240,7 @@ TEST(CudaBackend, InertiaInWalkGivesTheSettlesFigures) {
           blobs<float>(n, d, std::max<std::size_t>(1, k / 2), weighted, n + 3 * d);
       const std::vector<float> c = pick_centroids(data, k);
       const ConstMatrixView<float> cv{c.data(), k, d};
-      const std::string what = "n=" + std::to_string(n) + " d=" + std::to_string(d) +
-                               " k=" + std::to_string(k) + (weighted ? " weighted" : "");
+      const std::string what = shape_name(n, d, k, weighted);
       ASSERT_EQ(cuda::fused_search_kind<float>(static_cast<int>(d), static_cast<int>(k)), "tensor")
           << what;
       auto cpu = make_kmeans_backend<float>(Device::kCpu, 1);
@@ -287,9 +290,7 @@ void pass_without_inertia(Path path, bool walk, std::size_t n, std::size_t d, st
   const ConstMatrixView<T> cv{c.data(), k, d};
   const std::string what = std::string(sizeof(T) == 4 ? "float" : "double") +
                            " path=" + std::to_string(static_cast<int>(path)) +
-                           (walk ? " walk" : "") + " n=" + std::to_string(n) +
-                           " d=" + std::to_string(d) + " k=" + std::to_string(k) +
-                           (weighted ? " weighted" : "");
+                           (walk ? " walk " : " ") + shape_name(n, d, k, weighted);
   std::vector<std::int32_t> labels[2];
   std::vector<double> sums[2], weights[2];
   LloydPassResult r[2];
@@ -399,8 +400,7 @@ TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
         data = near_ties(n, d, k, kind == 2 ? 2 : k + 1, kind == 3 ? 3e4 : 10, c, n * 7 + d);
       }
       const ConstMatrixView<float> cv{c.data(), k, d};
-      const std::string what = "n=" + std::to_string(n) + " d=" + std::to_string(d) +
-                               " k=" + std::to_string(k) + " data " + std::to_string(kind);
+      const std::string what = shape_name(n, d, k) + " data " + std::to_string(kind);
       std::vector<std::int32_t> labels[2];
       std::vector<double> sums[2], weights[2];
       LloydPassResult r[2];
