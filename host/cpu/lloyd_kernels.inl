@@ -122,8 +122,8 @@ void assign_rows(const PackedCentroids<T>& pc, const T* x, std::size_t rows, std
 }
 
 /// ||x - c||^2 in double with four interleaved partial sums (a fixed order), and, when s is
-/// given, s += w * x.
-template <typename T>
+/// given, s += w * x. Without kDistance, only the sums (c is not read; 0 is returned).
+template <bool kDistance, typename T>
 inline double distance_and_accumulate(const T* x, const T* c, std::size_t d, double w, double* s) {
   typedef double D4 __attribute__((vector_size(32)));
   D4 acc = {0.0, 0.0, 0.0, 0.0};
@@ -131,10 +131,12 @@ inline double distance_and_accumulate(const T* x, const T* c, std::size_t d, dou
   for (; f + 4 <= d; f += 4) {
     const D4 xv = {static_cast<double>(x[f]), static_cast<double>(x[f + 1]),
                    static_cast<double>(x[f + 2]), static_cast<double>(x[f + 3])};
-    const D4 cv = {static_cast<double>(c[f]), static_cast<double>(c[f + 1]),
-                   static_cast<double>(c[f + 2]), static_cast<double>(c[f + 3])};
-    const D4 diff = xv - cv;
-    acc += diff * diff;
+    if constexpr (kDistance) {
+      const D4 cv = {static_cast<double>(c[f]), static_cast<double>(c[f + 1]),
+                     static_cast<double>(c[f + 2]), static_cast<double>(c[f + 3])};
+      const D4 diff = xv - cv;
+      acc += diff * diff;
+    }
     if (s) {
       D4 sv = load<D4>(s + f);
       sv += w * xv;
@@ -144,26 +146,13 @@ inline double distance_and_accumulate(const T* x, const T* c, std::size_t d, dou
   double tail = acc[0];
   for (; f < d; ++f) {
     const double xf = static_cast<double>(x[f]);
-    const double diff = xf - static_cast<double>(c[f]);
-    tail += diff * diff;
+    if constexpr (kDistance) {
+      const double diff = xf - static_cast<double>(c[f]);
+      tail += diff * diff;
+    }
     if (s) s[f] += w * xf;
   }
   return (tail + acc[1]) + (acc[2] + acc[3]);
-}
-
-/// s += w * x (the same additions as distance_and_accumulate's, without the distance).
-template <typename T>
-inline void accumulate_row(const T* x, std::size_t d, double w, double* s) {
-  typedef double D4 __attribute__((vector_size(32)));
-  std::size_t f = 0;
-  for (; f + 4 <= d; f += 4) {
-    const D4 xv = {static_cast<double>(x[f]), static_cast<double>(x[f + 1]),
-                   static_cast<double>(x[f + 2]), static_cast<double>(x[f + 3])};
-    D4 sv = load<D4>(s + f);
-    sv += w * xv;
-    std::memcpy(s + f, &sv, sizeof sv);
-  }
-  for (; f < d; ++f) s[f] += w * static_cast<double>(x[f]);
 }
 
 }  // namespace
@@ -179,10 +168,10 @@ void lloyd_tile(const PackedCentroids<T>& pc, const T* centroids, const T* x, co
     const double w = weights ? static_cast<double>(weights[r]) : 1.0;
     const std::size_t at = static_cast<std::size_t>(lab) * d;
     if (inertia)
-      totals.inertia +=
-          w * distance_and_accumulate(x + r * d, centroids + at, d, w, sums ? sums + at : nullptr);
+      totals.inertia += w * distance_and_accumulate<true>(x + r * d, centroids + at, d, w,
+                                                          sums ? sums + at : nullptr);
     else if (sums)
-      accumulate_row(x + r * d, d, w, sums + at);
+      distance_and_accumulate<false>(x + r * d, centroids + at, d, w, sums + at);
     if (sums) weight_sums[lab] += w;
     totals.changed += labels[r] != lab;
     labels[r] = lab;
