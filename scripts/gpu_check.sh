@@ -151,7 +151,7 @@ if has table; then
 fi
 
 # compute-sanitizer before the profile: a clean run is one of the done-when checks, the profile
-# a diagnosis (and the benchmark's groups/walk rows already time the variants it explains).
+# a diagnosis (and the benchmark's groups/inertia rows already time the variants it explains).
 if has sanitize && command -v compute-sanitizer > /dev/null; then
   san() { # tool binary filter name
     time_for 30 "$4" || return 0
