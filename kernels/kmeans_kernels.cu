@@ -286,14 +286,20 @@ __device__ __forceinline__ float tensor_error_bound(float xc, float cc, float xu
          1e-30f;
 }
 
-/// The centroids as tensor_labels reads them (stage_tensor_centroids): `rows` = 8 ceil(k / 8)
-/// rows of kTensorStride<DP> floats (zero past d and past k), their squared norms (+inf past k),
-/// the accumulators' initial values (below), the mean m (zero past d), and the bound's constants.
+/// The centroids as tensor_labels reads them (stage_tensor_centroids): `operands` = 8 ceil(k / 8)
+/// rows of kTensorStride<DP> words, each centroid centred and rounded as the mma's B operand
+/// (to_tf32(c_jf - m_f), c zero past d and past k: staged once per block rather than per tile and
+/// warp), their squared norms (+inf past k), the accumulators' initial values (below), the mean m
+/// (zero past d), the bound's constants, and `exact`, the centroids themselves in device memory
+/// (k rows of DP floats, zero past d) for the exact search: it runs for a few points in a hundred,
+/// from L1, and the shared memory the uncentred rows would take is the sums'.
+///
 /// `init` holds -||c_j - m||^2 / 2 (-kTensorPad past k) as the accumulator fragment of lane t in
 /// centroid tile nt wants it: at 4 (4 nt + t) the values of j0 = 8 nt + 2 t, j0 + 1, j0, j0 + 1,
 /// so that one 16-byte load is the mma's C operand, with no negation and no register moves.
 struct TensorCentroids {
-  const float* rows;
+  const unsigned* operands;
+  const float* exact;
   const float* norms;
   const float* init;
   const float* mean;
@@ -308,7 +314,6 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
                                              std::int64_t first, const TensorCentroids& tc, int k,
                                              int lane, int& point) {
   constexpr int KS = kTensorSteps<DP>, SC = kTensorStride<DP>;
-  const float* __restrict__ cs = tc.rows;
   const float* __restrict__ cn = tc.norms;
   const int g = lane >> 2, t = lane & 3;
   // The mean at this lane's features 8 s + 2 t, 8 s + 2 t + 1.
@@ -376,19 +381,20 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
   // Keys (tensor_key): the low `bits` bits of a score give way to its centroid j < 8 tiles.
   const int bits = 32 - __clz(8 * tiles - 1);
   const unsigned key_keep = ~0u << bits;
-  // Per tile nt: the B fragment's row (centroid 8 nt + g, features as the A columns), this lane's
-  // accumulator columns j0 = 8 nt + 2 t and j0 + 1, and their initial values -||c'||^2 / 2, each
-  // stepped from the last tile's (no address arithmetic per tile).
-  const float* crow = cs + g * SC + 2 * t;
+  // Per tile nt: the B fragment's row (centroid 8 nt + g, features as the A columns, staged
+  // centred and rounded), this lane's accumulator columns j0 = 8 nt + 2 t and j0 + 1, and their
+  // initial values -||c'||^2 / 2, each stepped from the last tile's (no address arithmetic per
+  // tile).
+  const unsigned* crow = tc.operands + g * SC + 2 * t;
   const float* cinit = tc.init + 4 * t;
   auto j0u = static_cast<unsigned>(2 * t);
   for (int nt = 0; nt < tiles; ++nt, crow += 8 * SC, cinit += 16, j0u += 8) {
     unsigned b[KS][2];
 #pragma unroll
     for (int s = 0; s < KS; ++s) {
-      const float2 v = *reinterpret_cast<const float2*>(crow + 8 * s);
-      b[s][0] = to_tf32(v.x - m[s][0]);
-      b[s][1] = to_tf32(v.y - m[s][1]);
+      const uint2 v = *reinterpret_cast<const uint2*>(crow + 8 * s);
+      b[s][0] = v.x;
+      b[s][1] = v.y;
     }
     const unsigned j1u = j0u + 1;
     const float4 c4 = *reinterpret_cast<const float4*>(cinit);
@@ -457,7 +463,7 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
     float best = infinity<float>();
     int best_j = k;
     for (int j = lane; j < k; j += 32) {
-      const float v = fmaf(-2.0f, dot_aligned<DP>(xr, cs + j * SC), cn[j]);
+      const float v = fmaf(-2.0f, dot_aligned<DP>(xr, tc.exact + j * DP), cn[j]);
       if (v < best) {
         best = v;
         best_j = j;
@@ -568,7 +574,7 @@ __device__ __forceinline__ void stage_centroids(const PackedCentroidsView<T>& c,
 /// cores add infinities).
 constexpr float kTensorPad = 0x1p126f;
 
-/// Shared memory of stage_tensor_centroids: 8 ceil(k / 8) rows of kTensorStride<DP> floats, as
+/// Shared memory of stage_tensor_centroids: 8 ceil(k / 8) rows of kTensorStride<DP> words, as
 /// many norms, twice as many initial values, and the mean.
 template <int DP>
 __host__ __device__ constexpr std::size_t tensor_centroid_bytes(int k) {
@@ -613,6 +619,10 @@ stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
     init[4 * (j / 2) + 2 + j % 2] = minus_half;
   }
   __syncthreads();
+  // The rows become the B operands, in place: c - m rounded to TF32 (the padding columns of the
+  // stride, never read as operands, too).
+  unsigned* const operands = reinterpret_cast<unsigned*>(cs);
+  for (int e = threadIdx.x; e < total; e += blockDim.x) operands[e] = to_tf32(cs[e] - mean[e % SC]);
   // The maxima, by each warp over all k (the same order in every warp and block).
   const int lane = static_cast<int>(threadIdx.x) & 31;
   float hmax = 0, nmax = 0, mm = 0;
@@ -627,7 +637,8 @@ stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
     nmax = fmaxf(nmax, __shfl_xor_sync(0xffffffffu, nmax, off));
     mm += __shfl_xor_sync(0xffffffffu, mm, off);
   }
-  return {cs, cn, init, mean, sqrtf(2 * hmax), sqrtf(nmax), sqrtf(mm)};
+  __syncthreads();  // the operands are in place
+  return {operands, c.data, cn, init, mean, sqrtf(2 * hmax), sqrtf(nmax), sqrtf(mm)};
 }
 
 template <typename T>
@@ -806,9 +817,10 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   TensorCentroids tc{};
   if constexpr (kTensor) {
     tc = stage_tensor_centroids<DP>(c, reinterpret_cast<float*>(smem_raw));
-    cs = tc.rows;
+    // The rows in shared memory are the search's operands: the exact distances (the settle's,
+    // the walk's) read the centroids from device memory.
+    cs = tc.exact;
     cn = tc.norms;
-    cstride = kTensorStride<DP>;
     centroid_bytes = tensor_centroid_bytes<DP>(k);
   } else {
     stage_centroids(c, true, reinterpret_cast<T*>(smem_raw), cs, cn);
@@ -980,7 +992,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       }
       const double w = record(i, label, [&](const T* centroid) {
         // The rows were just read (L1); 16-byte loads where the row is 16-byte aligned (the
-        // staged centroid rows always are), with d a compile-time constant where it is DP (the
+        // centroid rows always are), with d a compile-time constant where it is DP (the
         // loop unrolled, no trip count to work out: the same sums in the same order).
         if (DP % 4 == 0 && d == DP) return exact_distance_aligned(data.x + i * DP, centroid, DP);
         const T* row = data.x + i * d;
