@@ -903,6 +903,11 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
         const int g_step = kFull ? kGroups : groups, n_lanes = kFull ? kLanes : lanes,
                   dims = kFull ? DP : d;
         const std::int64_t step = static_cast<std::int64_t>(g_step) * dims;
+        // Whether this lane holds feature sub + n_lanes part of a point: in a full walk, every
+        // lane of every part that lies within DP (sub < kLanes there), known at compile time.
+        const auto holds = [&](int part) {
+          return (kFull && kLanes * (part + 1) <= DP) || sub + n_lanes * part < dims;
+        };
         // Point q of the warp, its row at `row` (this lane's first feature).
         const auto visit = [&](int q, const T* row) {
           if constexpr (kDistances) {
@@ -913,7 +918,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
             if constexpr (kWeighted) wq = point_weight[q];
 #pragma unroll
             for (int part = 0; part < (DP + 31) / 32; ++part)
-              if (sub + n_lanes * part < dims) {
+              if (holds(part)) {
                 const double xv = static_cast<double>(row[n_lanes * part]);
                 const double diff = xv - static_cast<double>(cq[n_lanes * part]);
                 if constexpr (kWeighted) {
@@ -931,15 +936,14 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
               const double wq = point_weight[q];
 #pragma unroll
               for (int part = 0; part < (DP + 31) / 32; ++part)
-                if (sub + n_lanes * part < dims)
+                if (holds(part))
                   out[n_lanes * part] =
                       fma(wq, static_cast<double>(row[n_lanes * part]), out[n_lanes * part]);
               if (last_lane) out[dims - sub] += wq;
             } else {
 #pragma unroll
               for (int part = 0; part < (DP + 31) / 32; ++part)
-                if (sub + n_lanes * part < dims)
-                  out[n_lanes * part] += static_cast<double>(row[n_lanes * part]);
+                if (holds(part)) out[n_lanes * part] += static_cast<double>(row[n_lanes * part]);
             }
           }
         };
