@@ -178,7 +178,7 @@ __device__ __forceinline__ void nearest_label_pair(const float (&xa)[DP], const 
 // sit far from the origin. TF32 keeps 10 of float's 23 mantissa bits, so these are
 // approximations: each lane keeps, for each of its points, the largest D, its centroid and the
 // second largest (as keys that carry the centroid in their low bits: tensor_key), and a point
-// whose two differ by more than twice a bound on the error (tensor_error_bound, plus the keys'
+// whose two differ by more than twice a bound on the error (tensor_bound_line, with the keys'
 // perturbation) has its label: the exact search's argmin is within that bound of the best
 // approximate score. Every other point (near-ties, exact ties, huge values) is searched again
 // exactly by the whole warp, in the CPU's order: the labels are the exact search's own.
@@ -279,12 +279,40 @@ __device__ __forceinline__ TensorBest shfl_xor_tensor(const TensorBest& s, int m
 ///   (d + 2) 2^-24 (xu cu + cu^2 / 2) in these units.
 /// Subnormals, should the tensor cores flush them: an operand flushed to zero loses under
 /// 2^-126 times the other operand, at most 2^-126 sqrt(d) (xc + cc) over d <= 32 features
-/// (covered by 2^-120 (xc + cc)), and a flushed product under 2^-126 (covered by a floor).
-__device__ __forceinline__ float tensor_error_bound(float xc, float cc, float xu, float cu, int d) {
-  return 0x1.1p-10f * xc * cc + 0x1p-15f * cc * cc +
-         static_cast<float>(d + 2) * 0x1p-24f * (xu * cu + 0.5f * cu * cu) + 0x1p-120f * (xc + cc) +
-         1e-30f;
+/// (covered by 2^-120 (xc + cc)), and a flushed product under 2^-126 (covered by a floor):
+///
+///   E(xc) = 0x1.1p-10 xc cc + 2^-15 cc^2 + (d + 2) 2^-24 (xu cu + cu^2 / 2) + 2^-120 (xc + cc)
+///           + 1e-30,   xu = xc + ||m||.
+///
+/// The keys (tensor_key) move a score by at most 2^(bits - 23) |D~|, and |D~| <= xc cc + cc^2 / 2
+/// + E(xc): with twice that, for the rounding of this sum, the bound on a score is
+/// B(xc) = E(xc) + 2^(bits - 22) (xc cc + cc^2 / 2 + E(xc)), and a point's best two keys must be
+/// more than 2 B(xc) apart. 2 B is linear in xc: 2 B(xc) = U xc + V. U and V are worked out once
+/// per block (tensor_bound_line), each point's threshold is one fma, and both are widened by
+/// 2^-18 for the float rounding of their own evaluation and of that fma (under 16 roundings of
+/// sums and products of non-negative terms, 2^-20 relative). With cu not below 1e18 (values the
+/// float sums might overflow on), V is +inf: every point goes to the exact search, as does every
+/// point with xc not below 1e18 - ||m|| (about ||x|| >= 1e18).
+struct alignas(16) TensorBoundLine {
+  float slope, offset, xc_limit;  ///< U, V and the limit on xc (one 16-byte load a tile)
+};
+
+__device__ __forceinline__ TensorBoundLine tensor_bound_line(float cc, float cu, float mnorm, int d,
+                                                             int bits) {
+  const float c24 = static_cast<float>(d + 2) * 0x1p-24f;
+  // E(xc) = xc p + q.
+  const float p = 0x1.1p-10f * cc + c24 * cu + 0x1p-120f;
+  const float q =
+      0x1p-15f * cc * cc + c24 * (mnorm * cu + 0.5f * cu * cu) + 0x1p-120f * cc + 1e-30f;
+  const float key = __uint_as_float(static_cast<unsigned>(127 + bits - 22) << 23);
+  const float widen = 2.0f * (1.0f + 0x1p-18f);
+  const float slope = widen * ((1.0f + key) * p + key * cc);
+  const float offset = widen * ((1.0f + key) * q + 0.5f * key * cc * cc);
+  return {slope, cu < 1e18f ? offset : infinity<float>(), 1e18f - mnorm};
 }
+
+/// The key bits for k centroids (tensor_key): log2 of 8 ceil(k / 8), the centroids a search sees.
+__device__ __forceinline__ int tensor_key_bits(int k) { return 32 - __clz(8 * ((k + 7) / 8) - 1); }
 
 /// The centroids as tensor_labels reads them (stage_tensor_centroids): `operands` = 8 ceil(k / 8)
 /// rows of kTensorStride<DP> words, each centroid centred and rounded as the mma's B operand
@@ -303,7 +331,7 @@ struct TensorCentroids {
   const float* norms;
   const float* init;
   const float* mean;
-  float cc, cu, mnorm;  ///< max ||c_j - m||, max ||c_j||, ||m||
+  const TensorBoundLine* bound;  ///< from cc = max ||c_j - m||, cu = max ||c_j||, ||m|| and d
 };
 
 /// The label of each of a warp's 32 points (rows first .. first + 31; those past n get a label
@@ -379,8 +407,7 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
   }
   const int tiles = (k + 7) / 8;
   // Keys (tensor_key): the low `bits` bits of a score give way to its centroid j < 8 tiles.
-  const int bits = 32 - __clz(8 * tiles - 1);
-  const unsigned key_keep = ~0u << bits;
+  const unsigned key_keep = ~0u << tensor_key_bits(k);
   // Per tile nt: the B fragment's row (centroid 8 nt + g, features as the A columns, staged
   // centred and rounded), this lane's accumulator columns j0 = 8 nt + 2 t and j0 + 1, and their
   // initial values -||c'||^2 / 2, each stepped from the last tile's (no address arithmetic per
@@ -426,16 +453,12 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
   point = 16 * (t1 ? 1 : 0) + 8 * (t0 ? 1 : 0) + g;
   const std::int64_t row = first + point;
   const float xc = sqrtf(mine.xx);
-  const float tensor_bound = tensor_error_bound(xc, tc.cc, xc + tc.mnorm, tc.cu, d);
-  // The keys' own perturbation, 2^(bits - 23) |D~| at most, |D~| <= xc cc + cc^2 / 2 + the
-  // tensor bound (twice that here, for the rounding of this sum).
-  const float bound = tensor_bound + __uint_as_float(static_cast<unsigned>(127 + bits - 22) << 23) *
-                                         (xc * tc.cc + 0.5f * tc.cc * tc.cc + tensor_bound);
+  const TensorBoundLine line = *tc.bound;
   int label = static_cast<int>(__float_as_uint(mine.best) & ~key_keep);
-  // Not separated (or values so large that the float sums might overflow, or a padding
-  // centroid's key on top): the exact search.
-  const bool exact = row < n && !(mine.best - mine.second > 2 * bound && xc + tc.mnorm < 1e18f &&
-                                  tc.cu < 1e18f && label < k);
+  // Not separated by twice the bound (tensor_bound_line), or values so large that the float sums
+  // might overflow, or a padding centroid's key on top: the exact search.
+  const bool exact = row < n && !(mine.best - mine.second > fmaf(xc, line.slope, line.offset) &&
+                                  xc < line.xc_limit && label < k);
   unsigned todo = __ballot_sync(0xffffffffu, exact);
   while (todo) {
     const int src = __ffs(todo) - 1;
@@ -575,11 +598,11 @@ __device__ __forceinline__ void stage_centroids(const PackedCentroidsView<T>& c,
 constexpr float kTensorPad = 0x1p126f;
 
 /// Shared memory of stage_tensor_centroids: 8 ceil(k / 8) rows of kTensorStride<DP> words, as
-/// many norms, twice as many initial values, and the mean.
+/// many norms, twice as many initial values, the mean and the bound's line (4 words).
 template <int DP>
 __host__ __device__ constexpr std::size_t tensor_centroid_bytes(int k) {
   const std::size_t rows = (static_cast<std::size_t>(k) + 7) / 8 * 8;
-  return (rows * (kTensorStride<DP> + 3) + kTensorStride<DP>)*sizeof(float);
+  return (rows * (kTensorStride<DP> + 3) + kTensorStride<DP> + 4) * sizeof(float);
 }
 
 /// Stages the centroids for tensor_labels (TensorCentroids) at smem; the block's threads call it.
@@ -587,13 +610,15 @@ __host__ __device__ constexpr std::size_t tensor_centroid_bytes(int k) {
 /// gets the same values.
 template <int DP>
 __device__ __forceinline__ TensorCentroids
-stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
+stage_tensor_centroids(const PackedCentroidsView<float>& c, int d, float* smem) {
   constexpr int SC = kTensorStride<DP>;
   const int k = c.k, rows = (k + 7) / 8 * 8, total = rows * SC;
   float* const cs = smem;
   float* const cn = cs + total;
   float* const init = cn + rows;  // 16-byte aligned: rows is a multiple of 8
   float* const mean = init + 2 * rows;
+  // 16-byte aligned: rows and SC are multiples of 8.
+  auto* const line = reinterpret_cast<TensorBoundLine*>(mean + SC);
   for (int e = threadIdx.x; e < total; e += blockDim.x) {
     const int j = e / SC, f = e % SC;
     cs[e] = j < k && f < c.stride ? c.data[static_cast<std::size_t>(j) * c.stride + f] : 0.0f;
@@ -637,8 +662,10 @@ stage_tensor_centroids(const PackedCentroidsView<float>& c, float* smem) {
     nmax = fmaxf(nmax, __shfl_xor_sync(0xffffffffu, nmax, off));
     mm += __shfl_xor_sync(0xffffffffu, mm, off);
   }
-  __syncthreads();  // the operands are in place
-  return {operands, c.data, cn, init, mean, sqrtf(2 * hmax), sqrtf(nmax), sqrtf(mm)};
+  if (threadIdx.x == 0)
+    *line = tensor_bound_line(sqrtf(2 * hmax), sqrtf(nmax), sqrtf(mm), d, tensor_key_bits(k));
+  __syncthreads();  // the operands and the line are in place
+  return {operands, c.data, cn, init, mean, line};
 }
 
 template <typename T>
@@ -816,7 +843,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   std::size_t centroid_bytes = (static_cast<std::size_t>(k) * c.stride + k) * sizeof(T);
   TensorCentroids tc{};
   if constexpr (kTensor) {
-    tc = stage_tensor_centroids<DP>(c, reinterpret_cast<float*>(smem_raw));
+    tc = stage_tensor_centroids<DP>(c, d, reinterpret_cast<float*>(smem_raw));
     // The rows in shared memory are the search's operands: the exact distances (the settle's,
     // the walk's) read the centroids from device memory.
     cs = tc.exact;

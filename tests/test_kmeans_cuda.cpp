@@ -375,8 +375,11 @@ Data<float> near_ties(std::size_t n, std::size_t d, std::size_t k, std::size_t d
 // their differences (TF32 alone gets many of these wrong: the bound must send them to the exact
 // search), repeated centroids (exact ties: the lowest index), and near-ties 3e4 from the origin
 // (where the exact search's own float rounding is larger than the differences, so the bound's
-// term for it decides). Shapes: d = 1, 3, 8, 12, 16, 17 and 31 (one to four k-steps, odd d),
-// k = 1, 5, 20, 32, 100, 256, n not a multiple of 32.
+// term for it decides), and huge values: every fifth point 1e30 times larger than the blobs,
+// every fiftieth 1e36 (its squared norm overflows; the bound's limit on ||x - m|| sends all of them
+// to the exact search), or one centroid 1e20 times larger (every point goes there). Shapes: d = 1,
+// 3, 8, 12, 16, 17 and 31 (one to four k-steps, odd d), k = 1, 5, 20, 32, 100, 256, n not a
+// multiple of 32.
 TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
   SKIP_WITHOUT_GPU();
 #if defined(SEGCORE_WITH_CUDA)
@@ -389,13 +392,18 @@ TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
                                    {5000, 12, 20}, {20000, 16, 32}, {4099, 17, 33},
                                    {3001, 4, 256}, {2001, 31, 100}};
   for (const auto& s : shapes)
-    for (int kind = 0; kind < 4; ++kind) {
+    for (int kind = 0; kind < 6; ++kind) {
       const std::size_t n = s[0], d = s[1], k = s[2];
       std::vector<float> c;
       Data<float> data;
-      if (kind == 0) {
+      if (kind == 0 || kind >= 4) {
         data = blobs<float>(n, d, std::max<std::size_t>(1, k / 2), true, n + d);
         c = pick_centroids(data, k);
+        if (kind == 4)
+          for (std::size_t i = 0; i < n; i += 5)
+            for (std::size_t f = 0; f < d; ++f) data.x[i * d + f] *= i % 50 == 0 ? 1e36f : 1e30f;
+        if (kind == 5)
+          for (std::size_t f = 0; f < d; ++f) c[f] = c[f] * 1e20f + 1.0f;
       } else {
         data = near_ties(n, d, k, kind == 2 ? 2 : k + 1, kind == 3 ? 3e4 : 10, c, n * 7 + d);
       }
