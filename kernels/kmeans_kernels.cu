@@ -858,6 +858,15 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   const int lanes = point_lanes(d);
   const int group = lane / lanes, sub = lane % lanes;
   const bool walks = group < groups;  // lanes past the last group only take part in the labels
+  // The walk at compile-time strides: d == DP and every lane in a group. (Only the tensor kernel:
+  // in the exact one, the search's registers leave too few for the unrolled loop's, and ptxas
+  // spilled the block's running sums.) A whole walk where the pass has no weights and no distance
+  // either (the iterations' usual case; walk_tile's kWhole).
+  const bool full = kTensor && d == DP && groups == 32 / point_lanes(DP);
+  // The end of the rows a whole walk may take (0: none), in shared memory: one load and one
+  // comparison per tile (nvcc would otherwise work the flags out of the parameters every tile).
+  __shared__ std::int64_t s_whole_end;
+  if (threadIdx.x == 0) s_whole_end = full && accumulate && !with_inertia && !weighted ? data.n : 0;
   const int per_set = k * width;
   const int sets = kWarps * groups;
   double* const mine =
@@ -895,29 +904,47 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   // w (x_f - c_f)^2 over the features its lanes hold to their `inertia`: the exact distance
   // without a read of the row of its own (the walk has x_f in double already), in another order
   // of additions than the settle's.
-  const auto walk_tile = [&](std::int64_t base, int slot, int label, double w, auto distances) {
+  //
+  // kWhole (std::true_type; the tensor kernel only): the usual case at the retail shapes, known
+  // before the call to hold for this tile: 32 points, no weights, no distances, d == DP and every
+  // lane in a group. Then the groups, the lanes, the row width and the count are compile-time
+  // constants and the walk is the unrolled one, with nothing worked out at run time but the
+  // addresses.
+  const auto walk_tile = [&](std::int64_t base, int slot, int label, double w, auto distances,
+                             auto whole_c) {
     constexpr bool kDistances = decltype(distances)::value;
+    constexpr bool kWhole = decltype(whole_c)::value;
+    static_assert(!kWhole || (kTensor && !kDistances), "a whole walk is the tensor kernel's");
+    constexpr int kWholeLanes = point_lanes(DP);
     // The warp's points first .. first + count - 1 (count is the same on every lane; the rows
     // were just read, so they come from L1). Their labels and weights go through the warp's
     // slice of shared memory (a broadcast read per point and group).
     const std::int64_t first = base + 32 * warp;
     const int count =
-        first >= data.n ? 0 : static_cast<int>(data.n - first < 32 ? data.n - first : 32);
+        kWhole
+            ? 32
+            : (first >= data.n ? 0 : static_cast<int>(data.n - first < 32 ? data.n - first : 32));
     // The labels as byte offsets of their rows in a set of sums (with distances, the labels
     // themselves: the walk needs the centroid's row too).
-    const int row_bytes = width * static_cast<int>(sizeof(double));
+    const int row_bytes = (kWhole ? DP + 1 : width) * static_cast<int>(sizeof(double));
     s_label[32 * warp + slot] = kDistances ? label : label * row_bytes;
-    if (weighted)
+    if (!kWhole && weighted)
       s_weight[32 * warp + slot] = w;
-    else if (w != 0.0)  // a point (weight 1), not past n
+    else if (kWhole || w != 0.0)  // a point (weight 1), not past n
       atomicAdd(&counts[label], 1);
     __syncwarp();
-    if (walks) {
+    if (kWhole || walks) {
+      // This lane's group and feature, and its group's set of sums.
+      const int grp = kWhole ? lane / kWholeLanes : group, sb = kWhole ? lane % kWholeLanes : sub;
+      double* const set =
+          kWhole ? sums + static_cast<std::size_t>(warp * (32 / kWholeLanes) + grp) * k * (DP + 1)
+                 : mine;
       const int* const point_offset = s_label + 32 * warp;  // (labels, with distances)
       const double* const point_weight = s_weight + 32 * warp;
-      unsigned char* const column = reinterpret_cast<unsigned char*>(mine + sub);
-      const bool last_lane = sub == lanes - 1;
-      const T* const row0 = data.x + (group < count ? (first + group) * d + sub : 0);
+      unsigned char* const column = reinterpret_cast<unsigned char*>(set + sb);
+      const bool last_lane = sb == lanes - 1;
+      const T* const row0 = data.x + (kWhole ? (first + grp) * DP + sb
+                                             : (group < count ? (first + group) * d + sub : 0));
       // Weighted or not as a compile-time choice: a loop of its own each (without weights there
       // is no multiply and no column d to add to). kFull (tensor kernel): d == DP and every lane
       // in a group (the plan's choice at the retail shapes), so the groups, the lanes and the row
@@ -933,14 +960,14 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
         // Whether this lane holds feature sub + n_lanes part of a point: in a full walk, every
         // lane of every part that lies within DP (sub < kLanes there), known at compile time.
         const auto holds = [&](int part) {
-          return (kFull && kLanes * (part + 1) <= DP) || sub + n_lanes * part < dims;
+          return (kFull && kLanes * (part + 1) <= DP) || sb + n_lanes * part < dims;
         };
         // Point q of the warp, its row at `row` (this lane's first feature).
         const auto visit = [&](int q, const T* row) {
           if constexpr (kDistances) {
             const int lab = point_offset[q];
             double* const out = reinterpret_cast<double*>(column + lab * row_bytes);
-            const T* const cq = cs + sub + lab * cstride;
+            const T* const cq = cs + sb + lab * cstride;
             double wq = 1;
             if constexpr (kWeighted) wq = point_weight[q];
 #pragma unroll
@@ -956,7 +983,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
                   inertia = fma(diff, diff, inertia);
                 }
               }
-            if (kWeighted && last_lane) out[dims - sub] += wq;
+            if (kWeighted && last_lane) out[dims - sb] += wq;
           } else {
             double* const out = reinterpret_cast<double*>(column + point_offset[q]);
             if constexpr (kWeighted) {
@@ -966,7 +993,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
                 if (holds(part))
                   out[n_lanes * part] =
                       fma(wq, static_cast<double>(row[n_lanes * part]), out[n_lanes * part]);
-              if (last_lane) out[dims - sub] += wq;
+              if (last_lane) out[dims - sb] += wq;
             } else {
 #pragma unroll
               for (int part = 0; part < (DP + 31) / 32; ++part)
@@ -979,24 +1006,23 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
           // steps: 32 at DP = 32 made ptxas spill).
           if (count == 32) {
 #pragma unroll
-            for (int st = 0; st < kLanes; ++st) visit(group + st * kGroups, row0 + st * step);
+            for (int st = 0; st < kLanes; ++st) visit(grp + st * kGroups, row0 + st * step);
             return;
           }
         }
         const T* row = row0;
 #pragma unroll 4
-        for (int q = group; q < count; q += g_step, row += step) visit(q, row);
+        for (int q = grp; q < count; q += g_step, row += step) visit(q, row);
       };
-      // (Only the tensor kernel: in the exact one, the search's registers leave too few for
-      // the unrolled loop's, and ptxas spilled the block's running sums.)
-      const bool full = kTensor && d == DP && groups == 32 / point_lanes(DP);
       const auto walk_by_stride = [&](auto weighted_c) {
         if (full)
           walk(weighted_c, std::bool_constant<kTensor>{});
         else
           walk(weighted_c, std::false_type{});
       };
-      if (weighted)
+      if constexpr (kWhole)
+        walk(std::false_type{}, std::true_type{});
+      else if (weighted)
         walk_by_stride(std::true_type{});
       else
         walk_by_stride(std::false_type{});
@@ -1011,14 +1037,20 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       int point = 0;
       const int label = tensor_labels<DP>(data.x, data.n, d, base + 32 * warp, tc, k, lane, point);
       const std::int64_t i = base + 32 * warp + point;
+      if (base + 32 * warp + 32 <= s_whole_end) {
+        // The iterations' usual case: no distance, a whole walk.
+        record(i, label, nullptr);
+        walk_tile(base, point, label, 1.0, std::false_type{}, std::true_type{});
+        continue;
+      }
       if (!with_inertia || (accumulate && walk_inertia)) {
         // No distance here: none at all, or the walk's.
         const double w = record(i, label, nullptr);
         if (!accumulate) continue;
         if (with_inertia)
-          walk_tile(base, point, label, w, std::true_type{});
+          walk_tile(base, point, label, w, std::true_type{}, std::false_type{});
         else
-          walk_tile(base, point, label, w, std::false_type{});
+          walk_tile(base, point, label, w, std::false_type{}, std::false_type{});
         continue;
       }
       const double w = record(i, label, [&](const T* centroid) {
@@ -1031,7 +1063,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
                             : exact_distance(row, centroid, d);
       });
       if (!accumulate) continue;
-      walk_tile(base, point, label, w, std::false_type{});
+      walk_tile(base, point, label, w, std::false_type{}, std::false_type{});
     }
   } else if constexpr (kPairedSearch<T, DP>) {
     // Two adjacent tiles at a time, a point of each per thread: every centroid value loaded from
@@ -1051,8 +1083,8 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       }
       const double wa = settle(ia, xa, la), wb = settle(ib, xb, lb);
       if (!accumulate) continue;
-      walk_tile(base, lane, la, wa, std::false_type{});
-      walk_tile(base + kThreads, lane, lb, wb, std::false_type{});
+      walk_tile(base, lane, la, wa, std::false_type{}, std::false_type{});
+      walk_tile(base + kThreads, lane, lb, wb, std::false_type{}, std::false_type{});
     }
   } else {
     for (std::int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -1066,7 +1098,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       }
       const double w = settle(i, xr, label);
       if (!accumulate) continue;
-      walk_tile(base, lane, label, w, std::false_type{});
+      walk_tile(base, lane, label, w, std::false_type{}, std::false_type{});
     }
   }
 

@@ -327,6 +327,15 @@ TEST(CudaBackend, APassWithoutTheInertiaGivesTheSameLabelsAndSums) {
     for (const bool walk : {false, true}) {
       pass_without_inertia<float>(Path::kAuto, walk, 20000, 16, 32, weighted);  // tensor
       pass_without_inertia<float>(Path::kAuto, walk, 1537, 3, 5, weighted);
+      // d a register width and every lane in a group (two, four and eight groups of lanes): the
+      // tensor kernel's whole walks of 32 points, and the general walk for the last ones.
+      for (const std::size_t d : {16, 8, 4}) {
+        const std::size_t k = 64 / d;
+#if defined(SEGCORE_WITH_CUDA)
+        EXPECT_EQ(cuda::fused_sums_kind<float>(d, k), "warp/" + std::to_string(32 / d));
+#endif
+        pass_without_inertia<float>(Path::kAuto, walk, 20011, d, k, weighted);
+      }
     }
     EXPECT_EQ(cuda::fused_search_kind<float>(16, 32), "tensor");
     pass_without_inertia<float>(Path::kFusedExact, false, 4099, 16, 32, weighted);  // paired
