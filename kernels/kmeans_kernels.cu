@@ -831,7 +831,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   static_assert(!kTensor || kTensorCapable<T, DP>, "the tensor-core search is for float, d <= 32");
   using Reduce = cub::BlockReduce<double, kThreads>;
   __shared__ typename Reduce::TempStorage reduce;
-  __shared__ int s_label[kThreads];
+  __shared__ __align__(16) int s_label[kThreads];
   __shared__ double s_weight[kThreads];
   extern __shared__ __align__(16) unsigned char smem_raw[];
 
@@ -915,7 +915,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     constexpr bool kDistances = decltype(distances)::value;
     constexpr bool kWhole = decltype(whole_c)::value;
     static_assert(!kWhole || (kTensor && !kDistances), "a whole walk is the tensor kernel's");
-    constexpr int kWholeLanes = point_lanes(DP);
+    constexpr int kWholeLanes = point_lanes(DP), kWholeGroups = 32 / kWholeLanes;
     // The warp's points first .. first + count - 1 (count is the same on every lane; the rows
     // were just read, so they come from L1). Their labels and weights go through the warp's
     // slice of shared memory (a broadcast read per point and group).
@@ -927,7 +927,10 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     // The labels as byte offsets of their rows in a set of sums (with distances, the labels
     // themselves: the walk needs the centroid's row too).
     const int row_bytes = (kWhole ? DP + 1 : width) * static_cast<int>(sizeof(double));
-    s_label[32 * warp + slot] = kDistances ? label : label * row_bytes;
+    // A whole walk stores them by group (point q at (q % groups) lanes + q / groups), so that a
+    // group's are adjacent.
+    const int at = kWhole ? slot % kWholeGroups * kWholeLanes + slot / kWholeGroups : slot;
+    s_label[32 * warp + at] = kDistances ? label : label * row_bytes;
     if (!kWhole && weighted)
       s_weight[32 * warp + slot] = w;
     else if (kWhole || w != 0.0)  // a point (weight 1), not past n
@@ -937,8 +940,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
       // This lane's group and feature, and its group's set of sums.
       const int grp = kWhole ? lane / kWholeLanes : group, sb = kWhole ? lane % kWholeLanes : sub;
       double* const set =
-          kWhole ? sums + static_cast<std::size_t>(warp * (32 / kWholeLanes) + grp) * k * (DP + 1)
-                 : mine;
+          kWhole ? sums + static_cast<std::size_t>(warp * kWholeGroups + grp) * k * (DP + 1) : mine;
       const int* const point_offset = s_label + 32 * warp;  // (labels, with distances)
       const double* const point_weight = s_weight + 32 * warp;
       unsigned char* const column = reinterpret_cast<unsigned char*>(set + sb);
@@ -962,10 +964,11 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
         const auto holds = [&](int part) {
           return (kFull && kLanes * (part + 1) <= DP) || sb + n_lanes * part < dims;
         };
-        // Point q of the warp, its row at `row` (this lane's first feature).
-        const auto visit = [&](int q, const T* row) {
+        // Point q of the warp, its row at `row` (this lane's first feature), `at` its entry in
+        // point_offset (its label's byte offset, or with distances its label).
+        const auto visit = [&](int q, const T* row, int at) {
           if constexpr (kDistances) {
-            const int lab = point_offset[q];
+            const int lab = at;
             double* const out = reinterpret_cast<double*>(column + lab * row_bytes);
             const T* const cq = cs + sb + lab * cstride;
             double wq = 1;
@@ -985,7 +988,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
               }
             if (kWeighted && last_lane) out[dims - sb] += wq;
           } else {
-            double* const out = reinterpret_cast<double*>(column + point_offset[q]);
+            double* const out = reinterpret_cast<double*>(column + at);
             if constexpr (kWeighted) {
               const double wq = point_weight[q];
 #pragma unroll
@@ -1004,15 +1007,31 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
         if constexpr (kFull && kLanes <= 16) {
           // A whole warp of points: every step at compile-time offsets, no trip count (at most 16
           // steps: 32 at DP = 32 made ptxas spill).
+          if constexpr (kWhole) {
+            // The group's kLanes offsets are adjacent (walk_tile stored them so): 16-byte loads.
+            const int4* const at = reinterpret_cast<const int4*>(point_offset + grp * kLanes);
+#pragma unroll
+            for (int st = 0; st < kLanes; st += 4) {
+              const int4 o = at[st / 4];
+              visit(grp + st * kGroups, row0 + st * step, o.x);
+              visit(grp + (st + 1) * kGroups, row0 + (st + 1) * step, o.y);
+              visit(grp + (st + 2) * kGroups, row0 + (st + 2) * step, o.z);
+              visit(grp + (st + 3) * kGroups, row0 + (st + 3) * step, o.w);
+            }
+            return;
+          }
           if (count == 32) {
 #pragma unroll
-            for (int st = 0; st < kLanes; ++st) visit(grp + st * kGroups, row0 + st * step);
+            for (int st = 0; st < kLanes; ++st) {
+              const int q = grp + st * kGroups;
+              visit(q, row0 + st * step, point_offset[q]);
+            }
             return;
           }
         }
         const T* row = row0;
 #pragma unroll 4
-        for (int q = grp; q < count; q += g_step, row += step) visit(q, row);
+        for (int q = grp; q < count; q += g_step, row += step) visit(q, row, point_offset[q]);
       };
       const auto walk_by_stride = [&](auto weighted_c) {
         if (full)
