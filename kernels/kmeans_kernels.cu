@@ -318,7 +318,7 @@ __device__ __forceinline__ int tensor_key_bits(int k) { return 32 - __clz(8 * ((
 /// rows of kTensorStride<DP> words, each centroid centred and rounded as the mma's B operand
 /// (to_tf32(c_jf - m_f), c zero past d and past k: staged once per block rather than per tile and
 /// warp), their squared norms (+inf past k), the accumulators' initial values (below), the mean m
-/// (zero past d), the bound's constants, and `exact`, the centroids themselves in device memory
+/// (zero past d), the bound's constants, and `rows`, the centroids themselves in device memory
 /// (k rows of DP floats, zero past d) for the exact search: it runs for a few points in a hundred,
 /// from L1, and the shared memory the uncentred rows would take is the sums'.
 ///
@@ -327,7 +327,7 @@ __device__ __forceinline__ int tensor_key_bits(int k) { return 32 - __clz(8 * ((
 /// so that one 16-byte load is the mma's C operand, with no negation and no register moves.
 struct TensorCentroids {
   const unsigned* operands;
-  const float* exact;
+  const float* rows;  ///< c.data: k rows of DP floats, zero past d (not c.exact, unpadded)
   const float* norms;
   const float* init;
   const float* mean;
@@ -486,7 +486,7 @@ __device__ __forceinline__ int tensor_labels(const float* __restrict__ x, std::i
     float best = infinity<float>();
     int best_j = k;
     for (int j = lane; j < k; j += 32) {
-      const float v = fmaf(-2.0f, dot_aligned<DP>(xr, tc.exact + j * DP), cn[j]);
+      const float v = fmaf(-2.0f, dot_aligned<DP>(xr, tc.rows + j * DP), cn[j]);
       if (v < best) {
         best = v;
         best_j = j;
@@ -846,7 +846,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     tc = stage_tensor_centroids<DP>(c, d, reinterpret_cast<float*>(smem_raw));
     // The rows in shared memory are the search's operands: the exact distances (the settle's,
     // the walk's) read the centroids from device memory.
-    cs = tc.exact;
+    cs = tc.rows;
     cn = tc.norms;
     centroid_bytes = tensor_centroid_bytes<DP>(k);
   } else {
@@ -964,11 +964,11 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
         const auto holds = [&](int part) {
           return (kFull && kLanes * (part + 1) <= DP) || sb + n_lanes * part < dims;
         };
-        // Point q of the warp, its row at `row` (this lane's first feature), `at` its entry in
-        // point_offset (its label's byte offset, or with distances its label).
-        const auto visit = [&](int q, const T* row, int at) {
+        // Point q of the warp, its row at `row` (this lane's first feature), `entry` its entry
+        // in point_offset (its label's byte offset, or with distances its label).
+        const auto visit = [&](int q, const T* row, int entry) {
           if constexpr (kDistances) {
-            const int lab = at;
+            const int lab = entry;
             double* const out = reinterpret_cast<double*>(column + lab * row_bytes);
             const T* const cq = cs + sb + lab * cstride;
             double wq = 1;
@@ -988,7 +988,7 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
               }
             if (kWeighted && last_lane) out[dims - sb] += wq;
           } else {
-            double* const out = reinterpret_cast<double*>(column + at);
+            double* const out = reinterpret_cast<double*>(column + entry);
             if constexpr (kWeighted) {
               const double wq = point_weight[q];
 #pragma unroll
@@ -1009,10 +1009,10 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
           // steps: 32 at DP = 32 made ptxas spill).
           if constexpr (kWhole) {
             // The group's kLanes offsets are adjacent (walk_tile stored them so): 16-byte loads.
-            const int4* const at = reinterpret_cast<const int4*>(point_offset + grp * kLanes);
+            const int4* const entries = reinterpret_cast<const int4*>(point_offset + grp * kLanes);
 #pragma unroll
             for (int st = 0; st < kLanes; st += 4) {
-              const int4 o = at[st / 4];
+              const int4 o = entries[st / 4];
               visit(grp + st * kGroups, row0 + st * step, o.x);
               visit(grp + (st + 1) * kGroups, row0 + (st + 1) * step, o.y);
               visit(grp + (st + 2) * kGroups, row0 + (st + 2) * step, o.z);

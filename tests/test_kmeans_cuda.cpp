@@ -327,13 +327,13 @@ TEST(CudaBackend, APassWithoutTheInertiaGivesTheSameLabelsAndSums) {
     for (const bool walk : {false, true}) {
       pass_without_inertia<float>(Path::kAuto, walk, 20000, 16, 32, weighted);  // tensor
       pass_without_inertia<float>(Path::kAuto, walk, 1537, 3, 5, weighted);
-      // d a register width and every lane in a group (two, four and eight groups of lanes): the
-      // tensor kernel's whole walks of 32 points, and the general walk for the last ones.
-      for (const std::size_t d : {16, 8, 4}) {
+      // d a register width and every lane in a group (one, two, four and eight groups of
+      // lanes): the tensor kernel's whole walks of 32 points, and the general walk for the
+      // last ones.
+      for (const std::size_t d : {32, 16, 8, 4}) {
         const std::size_t k = 64 / d;
-#if defined(SEGCORE_WITH_CUDA)
+        EXPECT_EQ(cuda::fused_search_kind<float>(d, k), "tensor");
         EXPECT_EQ(cuda::fused_sums_kind<float>(d, k), "warp/" + std::to_string(32 / d));
-#endif
         pass_without_inertia<float>(Path::kAuto, walk, 20011, d, k, weighted);
       }
     }
@@ -384,9 +384,10 @@ Data<float> near_ties(std::size_t n, std::size_t d, std::size_t k, std::size_t d
 // their differences (TF32 alone gets many of these wrong: the bound must send them to the exact
 // search), repeated centroids (exact ties: the lowest index), and near-ties 3e4 from the origin
 // (where the exact search's own float rounding is larger than the differences, so the bound's
-// term for it decides), and huge values: every fifth point 1e30 times larger than the blobs,
-// every fiftieth 1e36 (its squared norm overflows; the bound's limit on ||x - m|| sends all of them
-// to the exact search), or one centroid 1e20 times larger (every point goes there). Shapes: d = 1,
+// term for it decides), and huge values: every fifth point 1e17 times larger than the blobs
+// (||x - m|| mostly past the bound's limit, 1e18 - ||m||: the exact search), every fiftieth 1e36
+// (its squared norm overflows: an infinite threshold), or one centroid 1e20 times larger (every
+// point goes to the exact search). Shapes: d = 1,
 // 3, 8, 12, 16, 17 and 31 (one to four k-steps, odd d), k = 1, 5, 20, 32, 100, 256, n not a
 // multiple of 32.
 TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
@@ -410,7 +411,7 @@ TEST(CudaBackend, TensorSearchGivesTheExactSearchsLabels) {
         c = pick_centroids(data, k);
         if (kind == 4)
           for (std::size_t i = 0; i < n; i += 5)
-            for (std::size_t f = 0; f < d; ++f) data.x[i * d + f] *= i % 50 == 0 ? 1e36f : 1e30f;
+            for (std::size_t f = 0; f < d; ++f) data.x[i * d + f] *= i % 50 == 0 ? 1e36f : 1e17f;
         if (kind == 5)
           for (std::size_t f = 0; f < d; ++f) c[f] = c[f] * 1e20f + 1.0f;
       } else {
