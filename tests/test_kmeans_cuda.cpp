@@ -14,6 +14,7 @@
 
 #include "parallel.hpp"
 #include "segcore/backend.hpp"
+#include "segcore/device.hpp"
 #include "segcore/error.hpp"
 #include "segcore/kmeans.hpp"
 
@@ -163,6 +164,13 @@ TEST(CudaBackend, FusedPassPicksWarpSumsWhereTheyFit) {
   SKIP_WITHOUT_GPU();
 #if defined(SEGCORE_WITH_CUDA)
   EXPECT_EQ(cuda::fused_sums_kind<float>(16, 32).rfind("warp/", 0), 0u);  // the shape
+  // On a Hopper GPU (228 KiB of shared memory an SM) it takes two groups, the tensor kernel's
+  // whole walk: three blocks of 77,520 B (dynamic, static and the 1 KiB reserved) fit with 912 B
+  // to spare, so a few hundred bytes more shared memory a block would silently cost that.
+  const std::vector<CudaDeviceInfo> devices = cuda_devices();
+  if (!devices.empty() && devices[0].name.rfind("segcore CUDA emulator", 0) != 0 &&
+      devices[0].cc_major == 9)
+    EXPECT_EQ(cuda::fused_sums_kind<float>(16, 32), "warp/2");
   EXPECT_EQ(cuda::fused_sums_kind<double>(16, 32), "warp/1");  // two sets: under 3 blocks
   EXPECT_EQ(cuda::fused_sums_kind<float>(1, 3), "warp/32");
   EXPECT_EQ(cuda::fused_sums_kind<float>(3, 5), "warp/8");
