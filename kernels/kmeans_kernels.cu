@@ -908,8 +908,8 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
   // kWhole (std::true_type; the tensor kernel only): the usual case at the retail shapes, known
   // before the call to hold for this tile: 32 points, no weights, no distances, d == DP and every
   // lane in a group. Then the groups, the lanes, the row width and the count are compile-time
-  // constants and the walk is the unrolled one, with nothing worked out at run time but the
-  // addresses.
+  // constants and the walk takes compile-time strides (unrolled whole up to DP = 16), with
+  // nothing worked out at run time but the addresses.
   const auto walk_tile = [&](std::int64_t base, int slot, int label, double w, auto distances,
                              auto whole_c) {
     constexpr bool kDistances = decltype(distances)::value;
@@ -927,8 +927,8 @@ __global__ void __launch_bounds__(kThreads, DP <= 16 ? 3 : (kTensor ? 2 : 1))
     // The labels as byte offsets of their rows in a set of sums (with distances, the labels
     // themselves: the walk needs the centroid's row too).
     const int row_bytes = (kWhole ? DP + 1 : width) * static_cast<int>(sizeof(double));
-    // A whole walk stores them by group (point q at (q % groups) lanes + q / groups), so that a
-    // group's are adjacent.
+    // A whole walk stores them by group, point q of G groups of L lanes at (q % G) L + q / G, so
+    // that each group's are adjacent.
     const int at = kWhole ? slot % kWholeGroups * kWholeLanes + slot / kWholeGroups : slot;
     s_label[32 * warp + at] = kDistances ? label : label * row_bytes;
     if (!kWhole && weighted)
